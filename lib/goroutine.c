@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Goroutine descriptors: allocation, the registry of all goroutines, caching
+ * of dead ones with their stacks, and gort_go().
+ *
+ * Like Go's allgs, descriptors are never freed: a dead goroutine is cached
+ * (with its stack) for the next spawn, and the registry is an append-only
+ * array of fixed chunks. Readers (dumps, tools, the GC's scan) take no lock:
+ * they read the published count, then chunks that are never moved or freed.
+ * This is why the registry needs no RCU: nothing is ever removed from it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "probes.h"
+#include "runtime.h"
+#include "sanitizer.h"
+
+#define CHUNK_SHIFT 12
+#define CHUNK_SIZE (1 << CHUNK_SHIFT)	/* descriptors per chunk */
+#define MAX_CHUNKS (1 << 14)		/* 64M goroutines */
+#define GFREE_GLOBAL_STACKS 4096	/* globally cached dead goroutines keeping a stack */
+
+static struct goroutine *chunks[MAX_CHUNKS];
+static int64_t nallocated; /* atomic: published count */
+static struct rt_lock alloc_lock = RT_LOCK_INIT;
+
+int64_t registry_count(void)
+{
+	return __atomic_load_n(&nallocated, __ATOMIC_ACQUIRE);
+}
+
+struct goroutine *registry_get(int64_t i)
+{
+	return &__atomic_load_n(&chunks[i >> CHUNK_SHIFT], __ATOMIC_ACQUIRE)[i & (CHUNK_SIZE - 1)];
+}
+
+static struct goroutine *descriptor_new(void)
+{
+	struct goroutine *g = NULL;
+	int64_t n;
+
+	rt_lock(&alloc_lock);
+	n = nallocated;
+	if ((n >> CHUNK_SHIFT) >= MAX_CHUNKS)
+		goto out;
+	if (!chunks[n >> CHUNK_SHIFT]) {
+		void *c = mmap(NULL, CHUNK_SIZE * sizeof(struct goroutine), PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (c == MAP_FAILED)
+			goto out;
+		__atomic_store_n(&chunks[n >> CHUNK_SHIFT], c, __ATOMIC_RELEASE);
+	}
+	g = &chunks[n >> CHUNK_SHIFT][n & (CHUNK_SIZE - 1)];
+	g->status = G_IDLE;
+	__atomic_store_n(&nallocated, n + 1, __ATOMIC_RELEASE);
+out:
+	rt_unlock(&alloc_lock);
+	return g;
+}
+
+/* A cached dead goroutine: from p's list, else a batch from the global one. */
+static struct goroutine *gfree_get(struct proc *p)
+{
+	struct goroutine *g;
+
+	if (p && !p->gfree && __atomic_load_n(&sched.ngfree, __ATOMIC_RELAXED) > 0) {
+		rt_lock(&sched.gfree_lock);
+		while (p->ngfree < GFREE_LOCAL_MAX / 2 && sched.gfree) {
+			g = sched.gfree;
+			sched.gfree = g->sched_link;
+			sched.ngfree--;
+			g->sched_link = p->gfree;
+			p->gfree = g;
+			p->ngfree++;
+		}
+		rt_unlock(&sched.gfree_lock);
+	}
+	if (p && p->gfree) {
+		g = p->gfree;
+		p->gfree = g->sched_link;
+		p->ngfree--;
+		return g;
+	}
+	if (!p && __atomic_load_n(&sched.ngfree, __ATOMIC_RELAXED) > 0) {
+		rt_lock(&sched.gfree_lock);
+		g = sched.gfree;
+		if (g) {
+			sched.gfree = g->sched_link;
+			sched.ngfree--;
+		}
+		rt_unlock(&sched.gfree_lock);
+		return g;
+	}
+	return NULL;
+}
+
+/* Caches a dead goroutine (runs after the switch away from it). */
+void goroutine_free(struct proc *p, struct goroutine *g)
+{
+	stack_trim(&g->stack, g->lowest_sp);
+	g->lowest_sp = NULL;
+	__atomic_store_n(&g->status, G_IDLE, __ATOMIC_RELEASE);
+	g->sched_link = p->gfree;
+	p->gfree = g;
+	if (++p->ngfree < GFREE_LOCAL_MAX)
+		return;
+	/* Move half to the global cache; beyond its stack budget, free stacks. */
+	rt_lock(&sched.gfree_lock);
+	while (p->ngfree > GFREE_LOCAL_MAX / 2) {
+		g = p->gfree;
+		p->gfree = g->sched_link;
+		p->ngfree--;
+		if (sched.ngfree >= GFREE_GLOBAL_STACKS)
+			stack_free(&g->stack);
+		g->sched_link = sched.gfree;
+		sched.gfree = g;
+		sched.ngfree++;
+	}
+	rt_unlock(&sched.gfree_lock);
+}
+
+struct goroutine *goroutine_new(size_t stack_size)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = gfree_get(w && w->curg ? w->proc : NULL);
+	int err;
+
+	if (g && g->stack.map && (size_t)(g->stack.hi - g->stack.lo) != stack_size)
+		stack_free(&g->stack);
+	if (!g) {
+		g = descriptor_new();
+		if (!g) {
+			set_errmsg("gort_go: no memory for a goroutine descriptor");
+			return NULL;
+		}
+	}
+	if (!g->stack.map) {
+		err = stack_alloc(&g->stack, stack_size);
+		if (err) {
+			set_errmsg("gort_go: cannot map a %zu-byte stack: %s", stack_size,
+				   strerror(-err));
+			/* Keep the descriptor for later spawns. */
+			rt_lock(&sched.gfree_lock);
+			g->sched_link = sched.gfree;
+			sched.gfree = g;
+			sched.ngfree++;
+			rt_unlock(&sched.gfree_lock);
+			return NULL;
+		}
+	}
+	sanitizer_goroutine_init(g);
+	return g;
+}
+
+int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *opts)
+{
+	size_t stack_size = config.default_stack;
+	struct goroutine *g;
+	struct worker *w;
+	int err;
+
+	if (!fn) {
+		set_errmsg("gort_go: function is NULL");
+		return GORT_EINVAL;
+	}
+	if (opts) {
+		for (int i = 0; i < 4; i++) {
+			if (opts->reserved[i]) {
+				set_errmsg("gort_go: reserved option field %d is not zero", i);
+				return GORT_EINVAL;
+			}
+		}
+		if (opts->stack_size) {
+			if (opts->stack_size < STACK_MIN || opts->stack_size > STACK_MAX) {
+				set_errmsg("gort_go: stack size %zu is outside %u..%zu",
+					   opts->stack_size, STACK_MIN, STACK_MAX);
+				return GORT_EINVAL;
+			}
+			stack_size = opts->stack_size;
+		}
+	}
+	err = gort_init();
+	if (err)
+		return err;
+	g = goroutine_new(stack_size);
+	if (!g)
+		return GORT_ENOMEM;
+	g->fn = fn;
+	g->arg = arg;
+	g->name = opts ? opts->name : NULL;
+	g->preempt = false;
+	g->wait_reason = WAIT_NONE;
+	g->saved_errno = 0;
+	g->asan_fake_stack = NULL;
+	if (g->errmsg)
+		g->errmsg[0] = '\0';
+	g->ctx.sp = ctx_init_stack(g->stack.hi);
+	g->id = __atomic_add_fetch(&sched.goid_gen, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sched.ngoroutines, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sched.created, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
+	GORT_PROBE2(goroutine__create, g->id, (uintptr_t)fn);
+
+	/* Like Go's newproc: the new goroutine runs next on the spawner's proc. */
+	w = this_worker();
+	if (w && w->curg && w->proc)
+		runq_put(w->proc, g, true);
+	else
+		global_runq_put(g);
+	sched_wakep();
+	sched_safe_point();
+	return g->id;
+}
+
+int64_t gort_go(void (*fn)(void *), void *arg)
+{
+	return gort_go_opts(fn, arg, NULL);
+}
+
+void gort_exit(void)
+{
+	if (!this_goroutine())
+		gort_fatal("gort_exit called outside a goroutine");
+	goroutine_exit();
+}
+
+int64_t gort_id(void)
+{
+	struct goroutine *g = this_goroutine();
+
+	return g ? g->id : 0;
+}
+
+int64_t gort_num_goroutine(void)
+{
+	return __atomic_load_n(&sched.ngoroutines, __ATOMIC_RELAXED);
+}

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduler's core types. The names map onto Go's runtime:
+ *
+ *   struct goroutine   Go's g: a function with its own stack and saved context.
+ *   struct worker      Go's m: an OS thread that runs goroutines.
+ *   struct proc        Go's p: a scheduling context with a local run queue. A
+ *                      worker must hold a proc to run goroutines; there are
+ *                      exactly maxprocs of them.
+ *   struct sched       Go's schedt: idle procs and workers, the global run queue.
+ *
+ * Invariants:
+ * - A goroutine is on at most one queue (a proc's runq/runnext, the global
+ *   queue, a wait list) and runs on at most one worker.
+ * - A goroutine that parks is only made runnable again after it is off its
+ *   stack: the park's unlock callback runs after the switch (finish_switch),
+ *   and every waker finds the goroutine under that lock.
+ * - Runtime code never keeps the thread pointer across a switch: it calls
+ *   this_worker() again, because the goroutine may have moved.
+ */
+#ifndef GORT_RUNTIME_H
+#define GORT_RUNTIME_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <urcu/wfcqueue.h>
+
+#include "gort.h"
+#include "lock.h"
+#include "note.h"
+#include "runq.h"
+#include "stack.h"
+
+#define MAX_PROCS 1024
+#define RUNQ_SIZE 256		/* Go's per-P run queue length */
+#define GFREE_LOCAL_MAX 64	/* dead goroutines cached per proc */
+#define GLOBAL_RUNQ_EVERY 61	/* check the global queue every N schedule ticks */
+#define SYSMON_SYSCALL_US 20	/* retake a proc from a syscall region after this */
+#define PREEMPT_NS (10 * 1000 * 1000) /* flag goroutines running longer than this */
+
+enum gstatus {
+	G_IDLE,		/* allocated, not yet started, or dead and cached */
+	G_RUNNABLE,	/* on a run queue */
+	G_RUNNING,	/* on a worker */
+	G_WAITING,	/* parked, see wait_reason */
+	G_SYSCALL,	/* in a syscall region, holding no proc or a proc that may be retaken */
+	G_DEAD,
+};
+
+enum wait_reason {
+	WAIT_NONE,
+	WAIT_WAITGROUP,
+	WAIT_CHAN_SEND,
+	WAIT_CHAN_RECV,
+	WAIT_SELECT,
+	WAIT_MUTEX,
+	WAIT_COND,
+	WAIT_SLEEP,
+	WAIT_IO,
+	WAIT_STW,
+	WAIT_LOCKED_THREAD,
+	WAIT_TEST,
+	WAIT__COUNT,
+};
+extern const char *const wait_reason_names[WAIT__COUNT];
+
+struct worker;
+struct proc;
+
+/* Saved machine context: the stack pointer; everything else is on the stack. */
+struct context {
+	void *sp;
+};
+
+struct goroutine {
+	struct context ctx;		/* must stay first: the switch code takes &g->ctx */
+	struct stack stack;
+	int64_t id;
+	uint32_t status;		/* enum gstatus, atomic */
+	uint8_t wait_reason;
+	bool preempt;			/* sysmon asks it to yield at its next runtime call */
+	bool in_syscall;
+	int64_t wait_since;		/* monotonic ns when parked */
+	int64_t run_since;		/* monotonic ns when last scheduled */
+	void (*fn)(void *);
+	void *arg;
+	const char *name;
+	int saved_errno;
+	int lock_count;			/* gort_lock_os_thread nesting */
+	struct worker *locked_worker;	/* non-NULL while wired to a thread */
+	struct goroutine *sched_link;	/* runq overflow batches, gfree lists */
+	struct cds_wfcq_node gq_node;	/* global run queue */
+	struct proc *syscall_proc;	/* the proc held on syscall entry */
+	uint32_t syscall_tick;
+	char *errmsg;			/* gort_errmsg() of this goroutine, malloc'd on first use */
+	void *lowest_sp;		/* lowest sp seen at a switch (stack trimming) */
+	void *asan_fake_stack;		/* ASan: fake stack saved at the switch */
+	void *tsan_fiber;		/* TSan: this goroutine's fiber */
+};
+
+/* A bounded single-producer, multi-consumer ring (Go's runq). Only the owning
+ * proc's worker puts; anyone may take (steal) with a CAS on head. */
+struct runq {
+	uint32_t head;			/* atomic: consumers CAS */
+	uint32_t tail;			/* atomic store by the owner only */
+	struct goroutine *ring[RUNQ_SIZE];
+};
+
+enum pstatus {
+	P_IDLE,
+	P_RUNNING,
+	P_SYSCALL,	/* its worker is in a syscall region; sysmon may retake it */
+	P_STOPPED,	/* stopped for stop-the-world */
+	P_DEAD,		/* beyond maxprocs */
+};
+
+struct proc {
+	int id;
+	uint32_t status;		/* enum pstatus, atomic */
+	struct worker *worker;		/* the worker holding it (valid while not idle) */
+	struct proc *link;		/* idle list */
+	uint32_t schedtick;		/* incremented at every schedule */
+	uint32_t syscalltick;		/* incremented at every syscall region entry */
+	int64_t syscall_when;		/* monotonic ns of the last syscall region entry */
+	struct goroutine *runnext;	/* atomic: the goroutine to run next (LIFO slot) */
+	struct goroutine *gfree;	/* dead goroutines with their stacks */
+	int ngfree;
+	uint64_t runs;			/* goroutines started here (stats) */
+	struct runq runq;
+} __attribute__((aligned(64)));
+
+/* What the worker does right after a switch, on the new goroutine's stack. */
+enum switch_action {
+	SW_NONE,
+	SW_YIELD,	/* put the previous goroutine back on the run queue */
+	SW_GLOBAL,	/* put it on the global queue (wired goroutines, syscall exit) */
+	SW_PARK,	/* call the park's unlock callback */
+	SW_EXIT,	/* the previous goroutine is dead: cache it */
+};
+
+struct worker {
+	struct context g0;		/* the worker thread's own (scheduler) stack */
+	struct goroutine *curg;		/* running goroutine, NULL on g0 */
+	struct proc *proc;		/* held proc, NULL when idle or in a syscall */
+	struct proc *next_proc;		/* proc handed over by whoever woke us */
+	struct worker *link;		/* idle list */
+	struct worker *all_next;	/* list of all workers (never freed) */
+	struct note park;		/* sleep here when idle */
+	bool spinning;
+	bool is_sysmon_spare;
+	struct goroutine *locked_g;	/* goroutine wired to this thread */
+	struct goroutine *pending_g;	/* picked by a direct switch, to be run by g0 */
+	int id;
+	pid_t tid;
+	pthread_t thread;
+	uint64_t rand;			/* xorshift state for steal victims and select */
+
+	/* The pending after-switch action (see finish_switch). */
+	enum switch_action sw_action;
+	struct goroutine *sw_prev;
+	void (*sw_unlock)(void *);
+	void *sw_arg;
+	uint64_t switches;
+	void *altstack;
+	void *g0_lo;			/* the thread's own stack, for sanitizers */
+	size_t g0_size;
+	void *asan_fake_stack;
+	void *tsan_fiber;
+};
+
+struct sched {
+	struct rt_lock lock;		/* idle procs and workers, maxprocs changes */
+	struct proc *pidle;		/* idle procs */
+	int npidle;			/* atomic */
+	struct worker *widle;		/* idle workers */
+	struct worker *allw;		/* every worker ever started (atomic push) */
+	int nwidle;
+	int nworkers;			/* atomic */
+	int nspinning;			/* atomic */
+	int maxprocs;			/* atomic reads */
+	struct proc *allp[MAX_PROCS];
+
+	/* Global run queue: wait-free enqueue from any thread. */
+	struct cds_wfcq_head gq_head;
+	struct cds_wfcq_tail gq_tail;
+	long gq_size;			/* atomic */
+
+	struct rt_lock gfree_lock;	/* global cache of dead goroutines */
+	struct goroutine *gfree;
+	int ngfree;
+
+	int64_t goid_gen;		/* atomic */
+	int64_t ngoroutines;		/* atomic */
+	int64_t created;
+
+	/* stop-the-world */
+	uint32_t stw_pending;		/* atomic: workers must stop at their next safe point */
+	struct proc *stw_owner;		/* the stopping goroutine's proc: keeps running */
+	struct note stw_done;
+	struct rt_lock stw_lock;
+
+	bool started;
+	int kassist_fd;
+
+	/* statistics (relaxed atomics) */
+	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts,
+		n_stw, n_switches;
+};
+
+extern struct sched sched;
+
+/* The worker running the caller. Never inlined or cached: see the invariant. */
+struct worker *this_worker(void);
+struct goroutine *this_goroutine(void);
+
+/* ---- internal scheduler API (sched.c) ---- */
+
+/*
+ * Parks the running goroutine with a wait reason. After the switch away, the
+ * worker calls unlock(arg): from then on another goroutine or thread may call
+ * goroutine_ready() on it. Only callable from a goroutine.
+ */
+void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg);
+
+/* Makes a parked goroutine runnable: into the caller's runnext when the caller
+ * is a goroutine (Go's goready), else the global queue; wakes an idle proc. */
+void goroutine_ready(struct goroutine *g);
+
+/* Safe point: stop for the world, or yield when sysmon asked us to. */
+void sched_safe_point(void);
+
+int sched_start(void);
+void sched_wakep(void);
+void handoff_proc(struct proc *p);
+void startm_proc(struct proc *p);
+struct proc *proc_idle_get(void);
+int64_t nanotime(void);
+uint64_t fastrand(void);
+void set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gort_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void sched_switch_to_g0(enum switch_action act);
+void proc_put_idle(struct proc *p);
+__attribute__((noreturn)) void goroutine_exit(void);
+
+/* sysmon.c */
+int sysmon_start(void);
+void sysmon_wake(void);
+
+/* goroutine.c */
+struct goroutine *goroutine_new(size_t stack_size);
+void goroutine_free(struct proc *p, struct goroutine *g);
+void registry_add(struct goroutine *g);
+int64_t registry_count(void);
+struct goroutine *registry_get(int64_t i);
+
+/* arch: switch.S */
+void gort_ctx_switch(struct context *save, void *to_sp);
+void gort_ctx_start(void);
+void *ctx_init_stack(void *stack_hi);
+/* Copies the callee-saved registers of a switched-out context; returns how many. */
+int ctx_saved_regs(const void *sp, uintptr_t *regs, int max);
+
+/* env.c */
+struct runtime_config {
+	int maxprocs;
+	int schedtrace_ms;
+	int kassist; /* 0 off, 1 auto, 2 require */
+	size_t default_stack;
+	bool panicclosed;
+};
+extern struct runtime_config config;
+void config_load(void);
+
+/* signal.c */
+int signals_init(void);
+int worker_altstack_init(struct worker *w);
+
+/* kassist.c */
+int kassist_open(void);
+
+
+#endif

@@ -1,0 +1,743 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The scheduler: Go's findrunnable/schedule/park/ready on G/M/P.
+ *
+ * Switching. A goroutine that yields, parks or exits switches directly to the
+ * next goroutine of its proc when there is one (one switch, no trip through
+ * the scheduler stack), otherwise to its worker's g0, the scheduler loop on
+ * the thread's own stack, which steals, polls the global queue and finally
+ * sleeps. Whatever must happen to the previous goroutine once it is off its
+ * stack (requeue it, release the lock its waker takes, cache it when dead) is
+ * recorded in the worker as the after-switch action and done by
+ * finish_switch() in the new context. That is what makes parking race-free:
+ * a waker finds the parked goroutine only under the lock the action releases.
+ *
+ * Spinning (Go's rules). A worker without work becomes "spinning" and steals;
+ * at most half of the busy procs may have a spinning worker. Readying a
+ * goroutine wakes an idle proc only when nobody spins, and a spinning worker
+ * that finds work wakes the next one; so a burst of work starts workers one
+ * at a time, without a thundering herd. A worker that stops spinning re-checks
+ * every queue before it sleeps, so no wakeup is lost.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probes.h"
+#include "runtime.h"
+#include "sanitizer.h"
+
+struct sched sched = {
+	.lock = RT_LOCK_INIT,
+	.gfree_lock = RT_LOCK_INIT,
+	.stw_lock = RT_LOCK_INIT,
+	.kassist_fd = -1,
+};
+
+static __thread struct worker *tls_worker;
+
+/* noinline + an opaque asm: the compiler can neither inline this nor prove
+ * it pure, so every call really re-reads the thread pointer. */
+__attribute__((noinline)) struct worker *this_worker(void)
+{
+	struct worker *w = tls_worker;
+
+	__asm__ volatile("" : "+r"(w)::"memory");
+	return w;
+}
+
+struct goroutine *this_goroutine(void)
+{
+	struct worker *w = this_worker();
+
+	return w ? w->curg : NULL;
+}
+
+int64_t nanotime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+uint64_t fastrand(void)
+{
+	static __thread uint64_t foreign_state;
+	struct worker *w = this_worker();
+	uint64_t *s = w ? &w->rand : &foreign_state;
+	uint64_t x = *s;
+
+	if (!x)
+		x = (uint64_t)nanotime() | 1;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return x;
+}
+
+static inline bool stw_pending_for(struct worker *w)
+{
+	return __atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE) &&
+	       w->proc != __atomic_load_n(&sched.stw_owner, __ATOMIC_RELAXED);
+}
+
+/* ---- procs and workers ---- */
+
+static void acquire_proc(struct worker *w, struct proc *p)
+{
+	w->proc = p;
+	p->worker = w;
+	__atomic_store_n(&p->status, P_RUNNING, __ATOMIC_RELEASE);
+}
+
+static struct proc *release_proc(struct worker *w)
+{
+	struct proc *p = w->proc;
+
+	w->proc = NULL;
+	p->worker = NULL;
+	return p;
+}
+
+/* Stops p for a pending stop-the-world. */
+static void proc_stop(struct proc *p)
+{
+	__atomic_store_n(&p->status, P_STOPPED, __ATOMIC_RELEASE);
+	note_wakeup(&sched.stw_done);
+}
+
+/* sched.lock held. */
+static void proc_put_idle_locked(struct proc *p)
+{
+	if (__atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE)) {
+		proc_stop(p);
+		return;
+	}
+	__atomic_store_n(&p->status, P_IDLE, __ATOMIC_RELEASE);
+	p->link = sched.pidle;
+	sched.pidle = p;
+	__atomic_add_fetch(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+}
+
+/* sched.lock held. */
+static struct proc *proc_get_idle_locked(void)
+{
+	struct proc *p = sched.pidle;
+
+	if (p) {
+		sched.pidle = p->link;
+		__atomic_sub_fetch(&sched.npidle, 1, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&p->status, P_RUNNING, __ATOMIC_RELEASE);
+	}
+	return p;
+}
+
+struct proc *proc_idle_get(void)
+{
+	struct proc *p;
+
+	rt_lock(&sched.lock);
+	p = __atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE) ? NULL : proc_get_idle_locked();
+	rt_unlock(&sched.lock);
+	return p;
+}
+
+void proc_put_idle(struct proc *p)
+{
+	rt_lock(&sched.lock);
+	proc_put_idle_locked(p);
+	rt_unlock(&sched.lock);
+}
+
+static void *worker_main(void *arg);
+
+static struct worker *worker_new(struct proc *p, bool spinning)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	pthread_attr_t attr;
+	int err;
+
+	if (!w)
+		return NULL;
+	w->id = __atomic_add_fetch(&sched.nworkers, 1, __ATOMIC_RELAXED);
+	w->next_proc = p;
+	w->spinning = spinning;
+	w->rand = (uint64_t)nanotime() * 0x9e3779b97f4a7c15ULL + (uint64_t)w->id;
+	w->all_next = __atomic_load_n(&sched.allw, __ATOMIC_RELAXED);
+	while (!__atomic_compare_exchange_n(&sched.allw, &w->all_next, w, true, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED))
+		;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&w->thread, &attr, worker_main, w);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		/* w stays on the all-workers list (it is never freed), unused. */
+		__atomic_sub_fetch(&sched.nworkers, 1, __ATOMIC_RELAXED);
+		w->next_proc = NULL;
+		return NULL;
+	}
+	return w;
+}
+
+/*
+ * Runs p on an idle worker, or a new one (Go's startm). With p == NULL takes
+ * an idle proc, or does nothing when there is none. spinning: the caller has
+ * already counted the worker in nspinning.
+ */
+static void startm(struct proc *p, bool spinning)
+{
+	struct worker *w;
+
+	rt_lock(&sched.lock);
+	if (!p) {
+		p = __atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE) ? NULL
+									  : proc_get_idle_locked();
+		if (!p) {
+			rt_unlock(&sched.lock);
+			if (spinning)
+				__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+			return;
+		}
+	}
+	w = sched.widle;
+	if (w) {
+		sched.widle = w->link;
+		sched.nwidle--;
+	}
+	rt_unlock(&sched.lock);
+	if (!w) {
+		if (!worker_new(p, spinning)) {
+			/* No thread: the proc waits for the next wakeup. */
+			fprintf(stderr, "gort: cannot create a worker thread: %s\n", strerror(errno));
+			proc_put_idle(p);
+			if (spinning)
+				__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+		}
+		return;
+	}
+	w->next_proc = p;
+	w->spinning = spinning;
+	__atomic_add_fetch(&sched.n_wakes, 1, __ATOMIC_RELAXED);
+	note_wakeup(&w->park);
+}
+
+void startm_proc(struct proc *p)
+{
+	startm(p, false);
+}
+
+/* Wakes an idle proc if there is one and nobody is already looking for work. */
+void sched_wakep(void)
+{
+	int zero = 0;
+
+	if (__atomic_load_n(&sched.npidle, __ATOMIC_SEQ_CST) == 0 ||
+	    __atomic_load_n(&sched.nspinning, __ATOMIC_SEQ_CST) != 0)
+		return;
+	if (!__atomic_compare_exchange_n(&sched.nspinning, &zero, 1, false, __ATOMIC_SEQ_CST,
+					 __ATOMIC_RELAXED))
+		return;
+	startm(NULL, true);
+}
+
+/* Gives away a proc whose worker cannot run it (Go's handoffp). */
+void handoff_proc(struct proc *p)
+{
+	int zero = 0;
+
+	if (!runq_empty(p) || __atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
+		startm(p, false);
+		return;
+	}
+	/* Nobody looks for work: let this proc's new worker spin. */
+	if (__atomic_load_n(&sched.nspinning, __ATOMIC_SEQ_CST) +
+			    __atomic_load_n(&sched.npidle, __ATOMIC_SEQ_CST) ==
+		    0 &&
+	    __atomic_compare_exchange_n(&sched.nspinning, &zero, 1, false, __ATOMIC_SEQ_CST,
+					__ATOMIC_RELAXED)) {
+		startm(p, true);
+		return;
+	}
+	rt_lock(&sched.lock);
+	if (__atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
+		rt_unlock(&sched.lock);
+		startm(p, false);
+		return;
+	}
+	proc_put_idle_locked(p);
+	rt_unlock(&sched.lock);
+}
+
+/* Puts the worker (holding no proc) to sleep until it is handed one. On g0. */
+static void stop_worker(struct worker *w)
+{
+	rt_lock(&sched.lock);
+	w->link = sched.widle;
+	sched.widle = w;
+	sched.nwidle++;
+	rt_unlock(&sched.lock);
+	__atomic_add_fetch(&sched.n_parks, 1, __ATOMIC_RELAXED);
+	GORT_PROBE1(worker__park, w->id);
+	note_sleep(&w->park, -1);
+	note_clear(&w->park);
+	GORT_PROBE1(worker__unpark, w->id);
+	acquire_proc(w, w->next_proc);
+	w->next_proc = NULL;
+}
+
+/* ---- switching ---- */
+
+static inline void ctx_switch(struct worker *w, struct goroutine *from, struct goroutine *to)
+{
+	struct context *save = from ? &from->ctx : &w->g0;
+	void *to_sp = to ? to->ctx.sp : w->g0.sp;
+
+	__atomic_store_n(&w->switches, w->switches + 1, __ATOMIC_RELAXED);
+	sanitizer_start_switch(w, from, to);
+	gort_ctx_switch(save, to_sp);
+}
+
+/* Runs in the context switched to: completes what the switch left pending. */
+static void finish_switch(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *prev = w->sw_prev;
+	enum switch_action act = w->sw_action;
+
+	sanitizer_finish_switch(w, w->curg);
+	w->sw_action = SW_NONE;
+	w->sw_prev = NULL;
+	switch (act) {
+	case SW_NONE:
+		break;
+	case SW_YIELD:
+		__atomic_store_n(&prev->status, G_RUNNABLE, __ATOMIC_RELEASE);
+		runq_put(w->proc, prev, false);
+		break;
+	case SW_GLOBAL:
+		__atomic_store_n(&prev->status, G_RUNNABLE, __ATOMIC_RELEASE);
+		global_runq_put(prev);
+		sched_wakep();
+		break;
+	case SW_PARK:
+		if (w->sw_unlock)
+			w->sw_unlock(w->sw_arg);
+		break;
+	case SW_EXIT:
+		goroutine_free(w->proc, prev);
+		break;
+	}
+	if (w->curg)
+		errno = w->curg->saved_errno;
+}
+
+static inline void prepare_run(struct worker *w, struct goroutine *g, bool inherit)
+{
+	struct proc *p = w->proc;
+
+	if (!inherit)
+		p->schedtick++;
+	p->runs++;
+	g->preempt = false;
+	__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELEASE);
+	w->curg = g;
+	GORT_PROBE2(goroutine__start, g->id, p->id);
+}
+
+/* Next goroutine from p's own queues; the global queue 1 time in 61. */
+static struct goroutine *find_local(struct proc *p, bool *inherit)
+{
+	struct goroutine *g;
+
+	*inherit = false;
+	if (p->schedtick % GLOBAL_RUNQ_EVERY == 0 &&
+	    __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) > 0) {
+		g = global_runq_get(p, 1);
+		if (g)
+			return g;
+	}
+	g = runq_get(p, inherit);
+	if (g)
+		return g;
+	if (__atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) > 0)
+		return global_runq_get(p, 0);
+	return NULL;
+}
+
+static void record_sp(struct goroutine *g)
+{
+	void *sp = __builtin_frame_address(0);
+
+	if (!g->lowest_sp || sp < g->lowest_sp)
+		g->lowest_sp = sp;
+	if (!stack_canary_ok(&g->stack))
+		gort_fatal("goroutine %lld stack overflow (canary at %p overwritten)",
+			   (long long)g->id, (void *)g->stack.lo);
+}
+
+/*
+ * Switches the running goroutine out with an after-switch action. Returns
+ * when it runs again (possibly on another worker). SW_YIELD returns at once
+ * when nothing else is runnable.
+ */
+static void sched_switch(enum switch_action act, void (*unlock)(void *), void *arg)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w->curg;
+	struct goroutine *next = NULL;
+	bool inherit = false;
+
+	if (!g->locked_worker && !stw_pending_for(w)) {
+		next = find_local(w->proc, &inherit);
+		if (next && next->locked_worker) {
+			/* Its own thread must run it: let g0 hand over the proc. */
+			w->pending_g = next;
+			next = NULL;
+		} else if (!next && act == SW_YIELD) {
+			return;
+		}
+	}
+	g->saved_errno = errno;
+	record_sp(g);
+	w->sw_action = act;
+	w->sw_prev = g;
+	w->sw_unlock = unlock;
+	w->sw_arg = arg;
+	if (next) {
+		prepare_run(w, next, inherit);
+		ctx_switch(w, g, next);
+	} else {
+		w->curg = NULL;
+		ctx_switch(w, g, NULL);
+	}
+	finish_switch();
+}
+
+/* Switches from the running goroutine to g0 without a proc check (syscall exit). */
+void sched_switch_to_g0(enum switch_action act)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w->curg;
+
+	g->saved_errno = errno;
+	w->sw_action = act;
+	w->sw_prev = g;
+	w->sw_unlock = NULL;
+	w->curg = NULL;
+	ctx_switch(w, g, NULL);
+	finish_switch();
+}
+
+void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
+{
+	struct goroutine *g = this_goroutine();
+
+	g->wait_reason = (uint8_t)reason;
+	g->wait_since = nanotime();
+	__atomic_store_n(&g->status, G_WAITING, __ATOMIC_RELEASE);
+	GORT_PROBE2(goroutine__park, g->id, reason);
+	sched_switch(SW_PARK, unlock, arg);
+	g = this_goroutine();
+	g->wait_reason = WAIT_NONE;
+}
+
+void goroutine_ready(struct goroutine *g)
+{
+	uint32_t st = G_WAITING;
+	struct worker *w;
+
+	if (!__atomic_compare_exchange_n(&g->status, &st, G_RUNNABLE, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
+		gort_fatal("goroutine_ready: goroutine %lld is not waiting (status %u)",
+			   (long long)g->id, st);
+	GORT_PROBE1(goroutine__ready, g->id);
+	w = this_worker();
+	if (w && w->proc)
+		runq_put(w->proc, g, true);
+	else
+		global_runq_put(g);
+	sched_wakep();
+}
+
+void gort_yield(void)
+{
+	struct worker *w = this_worker();
+
+	if (!w || !w->curg) {
+		sched_yield();
+		return;
+	}
+	if (w->curg->locked_worker) {
+		/* A wired goroutine yields through the global queue; its thread
+		 * waits for it in stop_locked (Go's Gosched + stoplockedm). */
+		if (runq_empty(w->proc) && __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) == 0 &&
+		    !stw_pending_for(w))
+			return;
+		sched_switch_to_g0(SW_GLOBAL);
+		return;
+	}
+	sched_switch(SW_YIELD, NULL, NULL);
+}
+
+void sched_safe_point(void)
+{
+	struct worker *w = this_worker();
+
+	if (!w || !w->curg)
+		return;
+	if (w->curg->preempt || stw_pending_for(w)) {
+		if (w->curg->preempt)
+			__atomic_add_fetch(&sched.n_preempts, 1, __ATOMIC_RELAXED);
+		w->curg->preempt = false;
+		gort_yield();
+	}
+}
+
+/* ---- the scheduler loop (g0) ---- */
+
+/* Hands this worker's proc to g's wired worker and sleeps (Go's startlockedm). */
+static void start_locked(struct worker *w, struct goroutine *g)
+{
+	struct worker *lw = g->locked_worker;
+	struct proc *p = release_proc(w);
+
+	lw->next_proc = p;
+	p->worker = lw;
+	note_wakeup(&lw->park);
+	stop_worker(w);
+}
+
+/* The wired goroutine left the CPU: give the proc away and wait for it to be
+ * runnable again (Go's stoplockedm). */
+static void stop_locked(struct worker *w)
+{
+	if (w->proc)
+		handoff_proc(release_proc(w));
+	note_sleep(&w->park, -1);
+	note_clear(&w->park);
+	acquire_proc(w, w->next_proc);
+	w->next_proc = NULL;
+}
+
+static struct goroutine *find_runnable(struct worker *w, bool *inherit)
+{
+	struct goroutine *g;
+	struct proc *p;
+	int nprocs;
+	bool was_spinning;
+
+top:
+	if (!w->proc)
+		stop_worker(w);
+	p = w->proc;
+	if (stw_pending_for(w)) {
+		proc_stop(release_proc(w));
+		goto top;
+	}
+	if (w->pending_g) {
+		g = w->pending_g;
+		w->pending_g = NULL;
+		*inherit = false;
+		return g;
+	}
+	g = find_local(p, inherit);
+	if (g)
+		return g;
+
+	nprocs = __atomic_load_n(&sched.maxprocs, __ATOMIC_RELAXED);
+	if (!w->spinning && 2 * __atomic_load_n(&sched.nspinning, __ATOMIC_SEQ_CST) >=
+				    nprocs - __atomic_load_n(&sched.npidle, __ATOMIC_SEQ_CST))
+		goto stop;
+	if (!w->spinning) {
+		w->spinning = true;
+		__atomic_add_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+	}
+	for (int round = 0; round < 4; round++) {
+		uint32_t start = (uint32_t)fastrand() % (uint32_t)nprocs;
+
+		for (int i = 0; i < nprocs; i++) {
+			struct proc *victim = sched.allp[(start + (uint32_t)i) % (uint32_t)nprocs];
+
+			if (victim == p)
+				continue;
+			if (__atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE))
+				goto top;
+			g = runq_steal(p, victim, round == 3);
+			if (g) {
+				*inherit = false;
+				return g;
+			}
+		}
+	}
+	if (__atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) > 0) {
+		g = global_runq_get(p, 0);
+		if (g)
+			return g;
+	}
+
+stop:
+	rt_lock(&sched.lock);
+	if (stw_pending_for(w)) {
+		rt_unlock(&sched.lock);
+		goto top;
+	}
+	if (__atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
+		rt_unlock(&sched.lock);
+		g = global_runq_get(p, 0);
+		if (g)
+			return g;
+		goto top;
+	}
+	proc_put_idle_locked(release_proc(w));
+	rt_unlock(&sched.lock);
+
+	was_spinning = w->spinning;
+	if (w->spinning) {
+		w->spinning = false;
+		__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+	}
+	/* Work readied while we were spinning did not wake anyone: look again
+	 * now that we no longer count as spinning. */
+	if (was_spinning) {
+		bool work = __atomic_load_n(&sched.gq_size, __ATOMIC_SEQ_CST) > 0;
+
+		for (int i = 0; !work && i < nprocs; i++)
+			work = !runq_empty(sched.allp[i]);
+		if (work) {
+			p = proc_idle_get();
+			if (p) {
+				acquire_proc(w, p);
+				w->spinning = true;
+				__atomic_add_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+				goto top;
+			}
+		}
+	}
+	stop_worker(w);
+	goto top;
+}
+
+static void reset_spinning(struct worker *w)
+{
+	if (!w->spinning)
+		return;
+	w->spinning = false;
+	__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+	sched_wakep();
+}
+
+static __attribute__((noreturn)) void schedule_loop(void)
+{
+	for (;;) {
+		struct worker *w;
+		struct goroutine *g;
+		bool inherit;
+
+		finish_switch();
+		w = this_worker();
+		if (w->locked_g) {
+			stop_locked(w);
+			g = w->locked_g;
+			inherit = false;
+			if (stw_pending_for(w)) {
+				/* Park it on the stopped proc; the world's restart runs
+				 * the proc, whose worker hands it back to us. */
+				runq_put(w->proc, g, true);
+				proc_stop(release_proc(w));
+				continue;
+			}
+		} else {
+			g = find_runnable(w, &inherit);
+			reset_spinning(w);
+			if (g->locked_worker && g->locked_worker != w) {
+				start_locked(w, g);
+				continue;
+			}
+		}
+		prepare_run(w, g, inherit);
+		ctx_switch(w, NULL, g);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	tls_worker = w;
+	w->tid = gettid();
+	worker_altstack_init(w);
+	sanitizer_worker_init(w);
+	acquire_proc(w, w->next_proc);
+	w->next_proc = NULL;
+	schedule_loop();
+}
+
+/* ---- goroutine entry and exit ---- */
+
+__attribute__((noreturn)) void goroutine_exit(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w->curg;
+
+	GORT_PROBE1(goroutine__exit, g->id);
+	if (g->locked_worker) {
+		g->locked_worker = NULL;
+		g->lock_count = 0;
+		w->locked_g = NULL;
+	}
+	__atomic_sub_fetch(&sched.ngoroutines, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->status, G_DEAD, __ATOMIC_RELEASE);
+	sched_switch(SW_EXIT, NULL, NULL);
+	gort_fatal("dead goroutine %lld resumed", (long long)g->id);
+}
+
+/* Called by gort_ctx_start on the new goroutine's stack. */
+__attribute__((noreturn, used)) void goroutine_entry(void)
+{
+	struct goroutine *g;
+
+	finish_switch();
+	g = this_goroutine();
+	errno = 0;
+	g->fn(g->arg);
+	goroutine_exit();
+}
+
+/* ---- locked threads ---- */
+
+int gort_lock_os_thread(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
+
+	if (!g) {
+		set_errmsg("gort_lock_os_thread: not called from a goroutine");
+		return GORT_EPERM;
+	}
+	if (g->lock_count++ == 0) {
+		g->locked_worker = w;
+		w->locked_g = g;
+	}
+	return 0;
+}
+
+void gort_unlock_os_thread(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
+
+	if (!g || g->lock_count == 0)
+		return;
+	if (--g->lock_count == 0) {
+		g->locked_worker = NULL;
+		w->locked_g = NULL;
+	}
+}

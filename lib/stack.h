@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Goroutine stacks: reserved with mmap, committed lazily by the kernel as they
+ * are touched, with a guard below the usable range. The guard is, in order of
+ * preference: MADV_GUARD_INSTALL (Linux 6.13+: no extra VMA), an mprotect'ed
+ * page while the VMA budget (vm.max_map_count) allows, else a canary checked
+ * at every switch.
+ */
+#ifndef GORT_STACK_H
+#define GORT_STACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STACK_DEFAULT (256 * 1024)
+#define STACK_MIN (16 * 1024)
+#define STACK_MAX ((size_t)1 << 30)
+#define STACK_CANARY 0x9e3779b97f4a7c15ULL
+
+enum guard_mode {
+	GUARD_MADVISE = 0,
+	GUARD_MPROTECT = 1,
+	GUARD_CANARY = 2,
+};
+
+struct stack {
+	char *map;	/* start of the mapping (the guard is at its bottom) */
+	size_t map_size;
+	char *lo;	/* lowest usable byte */
+	char *hi;	/* one past the highest usable byte */
+	uint8_t guard;	/* enum guard_mode of this stack */
+	unsigned valgrind_id; /* VALGRIND_STACK_REGISTER id */
+};
+
+void stack_init(void);
+int stack_alloc(struct stack *s, size_t size);
+void stack_free(struct stack *s);
+/* Gives back the pages of a cached stack that a deep run left committed. */
+void stack_trim(struct stack *s, void *lowest_sp_seen);
+enum guard_mode stack_guard_mode(void);
+/* True when addr lies in the guard region of s. */
+bool stack_in_guard(const struct stack *s, const void *addr);
+
+static inline bool stack_canary_ok(const struct stack *s)
+{
+	return s->guard != GUARD_CANARY || *(const uint64_t *)s->lo == STACK_CANARY;
+}
+
+#endif

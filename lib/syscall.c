@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Syscall regions (Go's entersyscall/exitsyscall). On entry the proc stays
+ * with the worker but is marked P_SYSCALL: sysmon may take it 20 us later and
+ * hand it to another worker. On exit the goroutine takes its proc back if it
+ * is still there (one CAS, the common case for short calls), else any idle
+ * proc, else it queues itself globally and its worker goes idle.
+ */
+#include <errno.h>
+
+#include "probes.h"
+#include "runtime.h"
+
+void gort_syscall_enter(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
+	struct proc *p;
+
+	if (!g || g->in_syscall)
+		return;
+	p = w->proc;
+	GORT_PROBE2(syscall__enter, g->id, p->id);
+	g->in_syscall = true;
+	g->syscall_proc = p;
+	p->syscalltick++;
+	__atomic_store_n(&p->syscall_when, nanotime(), __ATOMIC_RELAXED);
+	__atomic_store_n(&g->status, G_SYSCALL, __ATOMIC_RELAXED);
+	/* seq_cst: pairs with sysmon's scan before it sleeps long. */
+	__atomic_store_n(&p->status, P_SYSCALL, __ATOMIC_SEQ_CST);
+	sysmon_wake();
+}
+
+void gort_syscall_exit(void)
+{
+	int saved_errno = errno;
+	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
+	struct proc *p;
+	uint32_t expect = P_SYSCALL;
+
+	if (!g || !g->in_syscall)
+		return;
+	g->in_syscall = false;
+	p = g->syscall_proc;
+	g->syscall_proc = NULL;
+	if (__atomic_compare_exchange_n(&p->status, &expect, P_RUNNING, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_RELAXED)) {
+		__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELAXED);
+		GORT_PROBE2(syscall__exit, g->id, 0);
+		errno = saved_errno;
+		sched_safe_point();
+		errno = saved_errno;
+		return;
+	}
+	/* The proc was handed to another worker (or stopped for the world). */
+	w->proc = NULL;
+	p = proc_idle_get();
+	if (p) {
+		w->proc = p;
+		p->worker = w;
+		__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELAXED);
+		GORT_PROBE2(syscall__exit, g->id, 1);
+		errno = saved_errno;
+		return;
+	}
+	GORT_PROBE2(syscall__exit, g->id, 2);
+	errno = saved_errno;
+	sched_switch_to_g0(SW_GLOBAL);
+	errno = saved_errno;
+}
+
+long gort_blocking(long (*fn)(void *), void *arg)
+{
+	long r;
+
+	gort_syscall_enter();
+	r = fn(arg);
+	gort_syscall_exit();
+	return r;
+}

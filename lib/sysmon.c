@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: MIT
+/*
+ * sysmon: a thread outside the scheduler (Go's sysmon). It
+ *  - retakes a proc whose worker has been in a syscall region for 20 us and
+ *    hands it to another worker (handoff_proc), so other goroutines run;
+ *  - flags a goroutine that has run for 10 ms without rescheduling, which
+ *    then yields at its next runtime call (cooperative preemption);
+ *  - prints GORTDEBUG=schedtrace lines.
+ * It ticks every 20 us while some proc is in a syscall region, otherwise it
+ * backs off to 10 ms; a syscall entry wakes it from a long sleep.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+
+#include "futex.h"
+#include "probes.h"
+#include "runtime.h"
+
+#define TICK_NS (SYSMON_SYSCALL_US * 1000LL)
+#define MAX_SLEEP_NS (10 * 1000 * 1000LL)
+
+static uint32_t sysmon_futex;	  /* sysmon sleeps on this word */
+static uint32_t sysmon_sleeping;  /* atomic: 1 while in a sleep longer than a tick */
+
+struct proc_watch {
+	uint32_t schedtick;
+	int64_t schedwhen;
+};
+static struct proc_watch watch[MAX_PROCS];
+
+void sysmon_wake(void)
+{
+	if (__atomic_load_n(&sysmon_sleeping, __ATOMIC_SEQ_CST) &&
+	    __atomic_exchange_n(&sysmon_sleeping, 0, __ATOMIC_SEQ_CST)) {
+		__atomic_add_fetch(&sysmon_futex, 1, __ATOMIC_RELEASE);
+		futex_wake(&sysmon_futex, 1);
+	}
+}
+
+/* Returns the time until the next syscall retake is due, or -1 if none. */
+static int64_t retake(int64_t now, bool *acted)
+{
+	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+	int64_t next = -1;
+
+	for (int i = 0; i < n; i++) {
+		struct proc *p = sched.allp[i];
+		uint32_t st = __atomic_load_n(&p->status, __ATOMIC_SEQ_CST);
+
+		if (st == P_SYSCALL) {
+			int64_t due = __atomic_load_n(&p->syscall_when, __ATOMIC_RELAXED) + TICK_NS;
+			uint32_t expect = P_SYSCALL;
+
+			if (due > now) {
+				if (next < 0 || due - now < next)
+					next = due - now;
+				continue;
+			}
+			/* Keep it for the syscall's return when nothing waits for it
+			 * and others are idle anyway (Go's retake rule). */
+			if (runq_empty(p) && __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) == 0 &&
+			    __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED) +
+					    __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED) >
+				    0 &&
+			    now - due < MAX_SLEEP_NS) {
+				if (next < 0 || TICK_NS < next)
+					next = TICK_NS;
+				continue;
+			}
+			if (!__atomic_compare_exchange_n(&p->status, &expect, P_RUNNING, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+				continue;
+			__atomic_add_fetch(&sched.n_handoffs, 1, __ATOMIC_RELAXED);
+			GORT_PROBE1(syscall__handoff, p->id);
+			*acted = true;
+			handoff_proc(p);
+		} else if (st == P_RUNNING) {
+			uint32_t t = __atomic_load_n(&p->schedtick, __ATOMIC_RELAXED);
+
+			if (watch[i].schedtick != t) {
+				watch[i].schedtick = t;
+				watch[i].schedwhen = now;
+			} else if (now - watch[i].schedwhen >= PREEMPT_NS) {
+				struct worker *w = __atomic_load_n(&p->worker, __ATOMIC_ACQUIRE);
+				struct goroutine *g = w ? __atomic_load_n(&w->curg, __ATOMIC_ACQUIRE)
+							: NULL;
+
+				if (g)
+					__atomic_store_n(&g->preempt, true, __ATOMIC_RELEASE);
+				watch[i].schedwhen = now;
+			}
+		}
+	}
+	return next;
+}
+
+static void schedtrace(int64_t now, int64_t start)
+{
+	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+	char line[1024];
+	int len;
+
+	len = snprintf(line, sizeof(line),
+		       "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+		       "idlethreads=%d runqueue=%ld [",
+		       (long long)((now - start) / 1000000), n,
+		       __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED),
+		       __atomic_load_n(&sched.nworkers, __ATOMIC_RELAXED) + 1,
+		       __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED), sched.nwidle,
+		       __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED));
+	for (int i = 0; i < n && len < (int)sizeof(line) - 16; i++)
+		len += snprintf(line + len, sizeof(line) - (size_t)len, i ? " %u" : "%u",
+				runq_len(sched.allp[i]));
+	snprintf(line + len, sizeof(line) - (size_t)len, "]\n");
+	fputs(line, stderr);
+}
+
+static void *sysmon_main(void *arg)
+{
+	int64_t start = nanotime(), next_trace = start, delay = TICK_NS;
+	int idle = 0;
+
+	(void)arg;
+	prctl(PR_SET_NAME, "gort-sysmon");
+	/* Without this a 20 us sleep lasts 50 us or more (default timer slack). */
+	prctl(PR_SET_TIMERSLACK, 1);
+	for (;;) {
+		int64_t now, due;
+		bool acted = false;
+		uint32_t seq = __atomic_load_n(&sysmon_futex, __ATOMIC_ACQUIRE);
+
+		if (delay > TICK_NS) {
+			__atomic_store_n(&sysmon_sleeping, 1, __ATOMIC_SEQ_CST);
+			/* Re-check after announcing the long sleep (pairs with
+			 * gort_syscall_enter's seq_cst store + sysmon_wake). */
+			due = retake(nanotime(), &acted);
+			if (due >= 0 && due < delay)
+				delay = due;
+		}
+		if (delay > 0)
+			futex_wait(&sysmon_futex, seq, delay);
+		__atomic_store_n(&sysmon_sleeping, 0, __ATOMIC_SEQ_CST);
+		now = nanotime();
+		due = retake(now, &acted);
+		if (config.schedtrace_ms > 0 && now >= next_trace) {
+			if (now > start)
+				schedtrace(now, start);
+			next_trace = now + (int64_t)config.schedtrace_ms * 1000000;
+		}
+		if (due >= 0) {
+			delay = due;
+			idle = 0;
+		} else if (acted) {
+			delay = TICK_NS;
+			idle = 0;
+		} else {
+			/* Go's backoff: 20 us for 1 ms of idleness, then doubling. */
+			if (++idle > 50 && delay < MAX_SLEEP_NS)
+				delay *= 2;
+			if (delay > MAX_SLEEP_NS)
+				delay = MAX_SLEEP_NS;
+		}
+		if (config.schedtrace_ms > 0 && delay > (int64_t)config.schedtrace_ms * 1000000)
+			delay = (int64_t)config.schedtrace_ms * 1000000;
+	}
+	return NULL;
+}
+
+int sysmon_start(void)
+{
+	pthread_t t;
+	pthread_attr_t attr;
+	int err;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&t, &attr, sysmon_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		set_errmsg("gort_init: cannot start the sysmon thread: error %d", err);
+		return GORT_EAGAIN;
+	}
+	return 0;
+}
