@@ -82,43 +82,55 @@ all: lib tools
 
 lib: $(LIBA) $(LIBSO) $(PCFILE)
 
+# V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 $(OUT)/obj/%.o: $(TOP)/%.c $(LIB_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  CC      $(patsubst $(TOP)/%,%,$<)")
+	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(OUT)/obj/%.o: $(TOP)/%.S
 	@mkdir -p $(dir $@)
-	$(CC) $(LIB_CFLAGS) -c $< -o $@
+	@$(if $(Q),echo "  AS      $(patsubst $(TOP)/%,%,$<)")
+	$(Q)$(CC) $(LIB_CFLAGS) -c $< -o $@
 
 $(LIBA): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@
-	ar rcs $@ $^
+	@$(if $(Q),echo "  AR      $(patsubst $(TOP)/%,%,$@)")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(LIBSO_REAL): $(LIB_OBJS) $(TOP)/lib/libgort.map
 	@mkdir -p $(dir $@)
-	$(CC) $(SANFLAGS) -shared -Wl,-soname,libgort.so.$(SOVERSION) \
+	@$(if $(Q),echo "  LD      $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(SANFLAGS) -shared -Wl,-soname,libgort.so.$(SOVERSION) \
 		-Wl,--version-script=$(TOP)/lib/libgort.map -Wl,-z,noexecstack \
 		-o $@ $(LIB_OBJS) $(LIB_LDLIBS)
 
 $(LIBSO): $(LIBSO_REAL)
-	ln -sf libgort.so.$(VERSION) $(OUT)/lib/libgort.so.$(SOVERSION)
-	ln -sf libgort.so.$(SOVERSION) $@
+	$(Q)ln -sf libgort.so.$(VERSION) $(OUT)/lib/libgort.so.$(SOVERSION)
+	$(Q)ln -sf libgort.so.$(SOVERSION) $@
 
 $(PCFILE): $(TOP)/lib/gort.pc.in $(TOP)/Makefile
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
 	    -e 's|@INCDIR@|$(INCDIR_INSTALL)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 tools: $(TOOLS)
 
 $(OUT)/tools/gort-demo: $(wildcard $(TOP)/tools/demo/*.c) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS)
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS)
 
 $(OUT)/tools/gort-bench: $(wildcard $(TOP)/tools/bench/*.c $(TOP)/tools/bench/*.h) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS) -lm
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS) -lm
 
 # ---- set-up ----
 

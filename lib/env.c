@@ -2,7 +2,7 @@
 /*
  * Runtime configuration from the environment:
  *   GORT_MAXPROCS=N            procs (default: CPUs in the affinity mask)
- *   GORTDEBUG=k=v,k=v          schedtrace=MS, panicclosed=1
+ *   GORTDEBUG=k=v,k=v          schedtrace=MS, panicclosed=1, idlespin=US (default 50)
  *   GORT_KASSIST=auto|off|require
  *   GORT_STACK_SIZE=BYTES      default goroutine stack (16 KiB..1 GiB)
  */
@@ -18,6 +18,7 @@ struct runtime_config config = {
 	.maxprocs = 0,
 	.kassist = 1,
 	.default_stack = STACK_DEFAULT,
+	.idle_spin_ns = 50 * 1000,
 };
 
 static int cpus_in_affinity_mask(void)
@@ -50,6 +51,8 @@ static void parse_gortdebug(const char *s)
 		v = strtol(eq + 1, NULL, 10);
 		if (strcmp(kv, "schedtrace") == 0)
 			config.schedtrace_ms = v > 0 ? (int)v : 0;
+		else if (strcmp(kv, "idlespin") == 0)
+			config.idle_spin_ns = v >= 0 ? v * 1000 : 0;
 		else if (strcmp(kv, "panicclosed") == 0)
 			config.panicclosed = v != 0;
 		else

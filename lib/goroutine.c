@@ -21,7 +21,8 @@
 #define CHUNK_SHIFT 12
 #define CHUNK_SIZE (1 << CHUNK_SHIFT)	/* descriptors per chunk */
 #define MAX_CHUNKS (1 << 14)		/* 64M goroutines */
-#define GFREE_GLOBAL_STACKS 4096	/* globally cached dead goroutines keeping a stack */
+#define GFREE_KEEP_STACKS 4096	/* cached dead goroutines that always keep their stacks */
+#define SCAVENGE_PERIOD_NS 1000000000LL
 
 static struct goroutine *chunks[MAX_CHUNKS];
 static int64_t nallocated; /* atomic: published count */
@@ -108,14 +109,14 @@ void goroutine_free(struct proc *p, struct goroutine *g)
 	p->gfree = g;
 	if (++p->ngfree < GFREE_LOCAL_MAX)
 		return;
-	/* Move half to the global cache; beyond its stack budget, free stacks. */
+	/* Move half to the global cache. Stacks are not unmapped here: that
+	 * costs a VMA split and a TLB shootdown; gfree_scavenge() does it later,
+	 * off the goroutines' path (Go frees stacks at GC time for the same reason). */
 	rt_lock(&sched.gfree_lock);
 	while (p->ngfree > GFREE_LOCAL_MAX / 2) {
 		g = p->gfree;
 		p->gfree = g->sched_link;
 		p->ngfree--;
-		if (sched.ngfree >= GFREE_GLOBAL_STACKS)
-			stack_free(&g->stack);
 		g->sched_link = sched.gfree;
 		sched.gfree = g;
 		sched.ngfree++;
@@ -139,7 +140,10 @@ struct goroutine *goroutine_new(size_t stack_size)
 		}
 	}
 	if (!g->stack.map) {
-		err = stack_alloc(&g->stack, stack_size);
+		if (w && w->curg && w->proc)
+			err = stack_alloc_batched(&w->proc->stacks, &g->stack, stack_size);
+		else
+			err = stack_alloc(&g->stack, stack_size);
 		if (err) {
 			set_errmsg("gort_go: cannot map a %zu-byte stack: %s", stack_size,
 				   strerror(-err));
@@ -154,6 +158,43 @@ struct goroutine *goroutine_new(size_t stack_size)
 	}
 	sanitizer_goroutine_init(g);
 	return g;
+}
+
+/*
+ * Called by sysmon at every tick. When more than GFREE_KEEP_STACKS dead
+ * goroutines stayed cached globally for a whole period, half of the excess
+ * loses its stack over the next period, at most SCAVENGE_BATCH per tick (the
+ * descriptors stay cached). Unmapping happens outside the lock.
+ */
+#define SCAVENGE_BATCH 256
+void gfree_scavenge(int64_t now)
+{
+	static int64_t period_start;
+	static int low_water = -1, to_free;
+	struct stack batch[SCAVENGE_BATCH];
+	int cur = __atomic_load_n(&sched.ngfree, __ATOMIC_RELAXED), n = 0;
+
+	if (low_water < 0 || cur < low_water)
+		low_water = cur;
+	if (now - period_start >= SCAVENGE_PERIOD_NS) {
+		period_start = now;
+		to_free = low_water > GFREE_KEEP_STACKS ? (low_water - GFREE_KEEP_STACKS) / 2 : 0;
+		low_water = cur;
+	}
+	if (to_free <= 0)
+		return;
+	rt_lock(&sched.gfree_lock);
+	for (struct goroutine *g = sched.gfree; g && n < SCAVENGE_BATCH && n < to_free;
+	     g = g->sched_link) {
+		if (!g->stack.map)
+			continue;
+		batch[n++] = g->stack;
+		memset(&g->stack, 0, sizeof(g->stack));
+	}
+	rt_unlock(&sched.gfree_lock);
+	to_free = n < SCAVENGE_BATCH ? 0 : to_free - n;
+	for (int i = 0; i < n; i++)
+		stack_free(&batch[i]);
 }
 
 int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *opts)
@@ -198,7 +239,7 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 	g->asan_fake_stack = NULL;
 	if (g->errmsg)
 		g->errmsg[0] = '\0';
-	g->ctx.sp = ctx_init_stack(g->stack.hi);
+	g->ctx.sp = NULL; /* fresh: see ctx_switch() */
 	g->id = __atomic_add_fetch(&sched.goid_gen, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sched.ngoroutines, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sched.created, 1, __ATOMIC_RELAXED);

@@ -121,7 +121,8 @@ static uint32_t runq_grab(struct proc *victim, struct goroutine **batch, uint32_
 			if (!next)
 				return 0;
 			if (LOAD_RLX(&victim->status) == P_RUNNING) {
-				for (int i = 0; i < 300; i++)
+				/* Short: a long PAUSE run makes a VM exit. */
+				for (int i = 0; i < 30; i++)
 					cpu_relax();
 			}
 			if (!__atomic_compare_exchange_n(&victim->runnext, &next, NULL, false,

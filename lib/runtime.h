@@ -74,7 +74,7 @@ struct context {
 };
 
 struct goroutine {
-	struct context ctx;		/* must stay first: the switch code takes &g->ctx */
+	struct context ctx;		/* saved sp; NULL until the goroutine first runs */
 	struct stack stack;
 	int64_t id;
 	uint32_t status;		/* enum gstatus, atomic */
@@ -126,6 +126,7 @@ struct proc {
 	struct goroutine *runnext;	/* atomic: the goroutine to run next (LIFO slot) */
 	struct goroutine *gfree;	/* dead goroutines with their stacks */
 	int ngfree;
+	struct stack_batch stacks;	/* fresh default-size stacks */
 	uint64_t runs;			/* goroutines started here (stats) */
 	struct runq runq;
 } __attribute__((aligned(64)));
@@ -250,14 +251,16 @@ void sysmon_wake(void);
 /* goroutine.c */
 struct goroutine *goroutine_new(size_t stack_size);
 void goroutine_free(struct proc *p, struct goroutine *g);
-void registry_add(struct goroutine *g);
+void gfree_scavenge(int64_t now);
 int64_t registry_count(void);
 struct goroutine *registry_get(int64_t i);
 
 /* arch: switch.S */
+/* Saves the running context into *save and resumes the one saved at to_sp. */
 void gort_ctx_switch(struct context *save, void *to_sp);
-void gort_ctx_start(void);
-void *ctx_init_stack(void *stack_hi);
+/* Saves the running context into *save and starts goroutine_entry() on a
+ * fresh stack whose (16-byte aligned) top is stack_hi. */
+void gort_ctx_switch_fresh(struct context *save, void *stack_hi);
 /* Copies the callee-saved registers of a switched-out context; returns how many. */
 int ctx_saved_regs(const void *sp, uintptr_t *regs, int max);
 
@@ -268,6 +271,7 @@ struct runtime_config {
 	int kassist; /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
 	bool panicclosed;
+	int64_t idle_spin_ns;	/* how long a spinning worker polls before sleeping */
 };
 extern struct runtime_config config;
 void config_load(void);

@@ -298,11 +298,15 @@ static void stop_worker(struct worker *w)
 static inline void ctx_switch(struct worker *w, struct goroutine *from, struct goroutine *to)
 {
 	struct context *save = from ? &from->ctx : &w->g0;
-	void *to_sp = to ? to->ctx.sp : w->g0.sp;
 
 	__atomic_store_n(&w->switches, w->switches + 1, __ATOMIC_RELAXED);
 	sanitizer_start_switch(w, from, to);
-	gort_ctx_switch(save, to_sp);
+	if (!to)
+		gort_ctx_switch(save, w->g0.sp);
+	else if (to->ctx.sp)
+		gort_ctx_switch(save, to->ctx.sp);
+	else	/* never ran: its stack is first touched here, by its own worker */
+		gort_ctx_switch_fresh(save, to->stack.hi);
 }
 
 /* Runs in the context switched to: completes what the switch left pending. */
@@ -533,6 +537,7 @@ static struct goroutine *find_runnable(struct worker *w, bool *inherit)
 	struct proc *p;
 	int nprocs;
 	bool was_spinning;
+	int64_t spin_until = 0;
 
 top:
 	if (!w->proc)
@@ -560,6 +565,8 @@ top:
 		w->spinning = true;
 		__atomic_add_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
 	}
+	spin_until = 0;
+steal:
 	for (int round = 0; round < 4; round++) {
 		uint32_t start = (uint32_t)fastrand() % (uint32_t)nprocs;
 
@@ -581,6 +588,30 @@ top:
 		g = global_runq_get(p, 0);
 		if (g)
 			return g;
+	}
+	/*
+	 * Keep spinning a while before sleeping. While we spin, readying a
+	 * goroutine wakes nobody (nspinning > 0), and a futex wakeup costs the
+	 * waker a system call and the wakee tens of microseconds when it lands
+	 * on another CPU; steady streams of work then never pay it.
+	 */
+	if (config.idle_spin_ns > 0) {
+		int64_t now = nanotime();
+
+		if (!spin_until)
+			spin_until = now + config.idle_spin_ns;
+		while (now < spin_until) {
+			bool work = __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) > 0 ||
+				    __atomic_load_n(&sched.stw_pending, __ATOMIC_RELAXED);
+
+			for (int i = 0; !work && i < nprocs; i++)
+				work = sched.allp[i] != p && !runq_empty(sched.allp[i]);
+			if (work)
+				goto steal;
+			for (int i = 0; i < 10; i++)
+				cpu_relax();
+			now = nanotime();
+		}
 	}
 
 stop:
@@ -699,7 +730,7 @@ __attribute__((noreturn)) void goroutine_exit(void)
 	gort_fatal("dead goroutine %lld resumed", (long long)g->id);
 }
 
-/* Called by gort_ctx_start on the new goroutine's stack. */
+/* Called by gort_ctx_switch_fresh on the new goroutine's stack. */
 __attribute__((noreturn, used)) void goroutine_entry(void)
 {
 	struct goroutine *g;

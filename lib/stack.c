@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -12,6 +14,10 @@
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
+#endif
+
+#ifndef PIDFD_SELF_THREAD_GROUP
+#define PIDFD_SELF_THREAD_GROUP -10000 /* Linux 6.14+: "this process" */
 #endif
 
 #define GUARD_SIZE 4096
@@ -24,6 +30,7 @@
 static int best_mode = GUARD_CANARY;
 static long mprotect_budget;	/* guards we may still mprotect (atomic) */
 static int warned;		/* atomic */
+static int batch_guard_ok = 1;	/* process_madvise(MADV_GUARD_INSTALL) works (atomic) */
 
 static long read_max_map_count(void)
 {
@@ -79,20 +86,13 @@ static void warn_canary_once(void)
 			read_max_map_count());
 }
 
-int stack_alloc(struct stack *s, size_t size)
+/* Puts a guard below [map + GUARD_SIZE, map + map_size) (unless the caller
+ * already installed it) and fills in s. */
+static void stack_setup(struct stack *s, char *map, size_t map_size, bool guarded)
 {
-	size_t map_size;
-	char *map;
 	int mode = stack_guard_mode();
 
-	size = (size + PAGE - 1) & ~(size_t)(PAGE - 1);
-	map_size = size + GUARD_SIZE;
-	map = mmap(NULL, map_size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (map == MAP_FAILED)
-		return -errno;
-
-	if (mode == GUARD_MADVISE && madvise(map, GUARD_SIZE, MADV_GUARD_INSTALL) != 0)
+	if (mode == GUARD_MADVISE && !guarded && madvise(map, GUARD_SIZE, MADV_GUARD_INSTALL) != 0)
 		mode = GUARD_MPROTECT;
 	if (mode == GUARD_MPROTECT) {
 		if (__atomic_sub_fetch(&mprotect_budget, 1, __ATOMIC_RELAXED) < 0 ||
@@ -110,6 +110,68 @@ int stack_alloc(struct stack *s, size_t size)
 	if (mode == GUARD_CANARY)
 		*(uint64_t *)s->lo = STACK_CANARY;
 	s->valgrind_id = VALGRIND_STACK_REGISTER(s->lo, s->hi);
+}
+
+static size_t round_size(size_t size)
+{
+	return (size + PAGE - 1) & ~(size_t)(PAGE - 1);
+}
+
+static char *map_stacks(size_t bytes)
+{
+	char *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+
+	return map == MAP_FAILED ? NULL : map;
+}
+
+int stack_alloc(struct stack *s, size_t size)
+{
+	size_t map_size = round_size(size) + GUARD_SIZE;
+	char *map = map_stacks(map_size);
+
+	if (!map)
+		return -errno;
+	stack_setup(s, map, map_size, false);
+	return 0;
+}
+
+/* Installs the guards of a whole batch in one call (Linux 6.14+). */
+static bool guard_batch(char *map, size_t slot, int n)
+{
+	struct iovec iov[STACK_BATCH];
+
+	if (stack_guard_mode() != GUARD_MADVISE || !__atomic_load_n(&batch_guard_ok, __ATOMIC_RELAXED))
+		return false;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = map + (size_t)i * slot;
+		iov[i].iov_len = GUARD_SIZE;
+	}
+	if (syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, iov, (size_t)n,
+		    MADV_GUARD_INSTALL, 0) == (long)n * GUARD_SIZE)
+		return true;
+	__atomic_store_n(&batch_guard_ok, 0, __ATOMIC_RELAXED);
+	return false;
+}
+
+int stack_alloc_batched(struct stack_batch *b, struct stack *s, size_t size)
+{
+	size_t slot = round_size(size) + GUARD_SIZE;
+
+	if (b->left == 0 || b->size != size) {
+		char *map = map_stacks(slot * STACK_BATCH);
+
+		if (!map)
+			return stack_alloc(s, size);
+		b->next = map;
+		b->left = STACK_BATCH;
+		b->size = size;
+		b->guarded = guard_batch(map, slot, STACK_BATCH);
+	}
+	/* Each slot is unmapped on its own later: slots are independent stacks. */
+	stack_setup(s, b->next, slot, b->guarded);
+	b->next += slot;
+	b->left--;
 	return 0;
 }
 
@@ -128,13 +190,11 @@ void stack_free(struct stack *s)
 void stack_trim(struct stack *s, void *lowest_sp_seen)
 {
 	char *keep_lo = s->hi - STACK_KEEP;
-	char *probe = s->hi - 2 * STACK_KEEP;
 
-	if (s->hi - s->lo <= 2 * STACK_KEEP)
-		return;
-	/* A deep run shows either in the lowest sp seen at a switch or as
-	 * non-zero data below the kept region (untouched pages read as zero). */
-	if ((char *)lowest_sp_seen >= keep_lo && *(volatile uint64_t *)probe == 0)
+	/* The lowest sp seen at a switch is a cheap watermark; a deep run that
+	 * unwound before switching goes unseen (reading the pages instead would
+	 * itself fault them in). */
+	if (s->hi - s->lo <= 2 * STACK_KEEP || !lowest_sp_seen || (char *)lowest_sp_seen >= keep_lo)
 		return;
 	madvise(s->lo, (size_t)(keep_lo - s->lo), MADV_DONTNEED);
 	if (s->guard == GUARD_CANARY)

@@ -33,8 +33,19 @@ struct stack {
 	unsigned valgrind_id; /* VALGRIND_STACK_REGISTER id */
 };
 
+/* A run of fresh stacks carved from one mapping (one mmap per STACK_BATCH). */
+#define STACK_BATCH 16
+struct stack_batch {
+	char *next;	/* next unused slot */
+	int left;	/* slots left */
+	size_t size;	/* usable size of each slot */
+	bool guarded;	/* guards installed for the whole batch */
+};
+
 void stack_init(void);
 int stack_alloc(struct stack *s, size_t size);
+/* Like stack_alloc, but carves default-sized stacks from b (per proc). */
+int stack_alloc_batched(struct stack_batch *b, struct stack *s, size_t size);
 void stack_free(struct stack *s);
 /* Gives back the pages of a cached stack that a deep run left committed. */
 void stack_trim(struct stack *s, void *lowest_sp_seen);

@@ -139,7 +139,7 @@ int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *, v
 		v.wait_reason = g->wait_reason;
 		v.lo = g->stack.lo;
 		v.hi = g->stack.hi;
-		v.sp = g->ctx.sp;
+		v.sp = g->ctx.sp ? g->ctx.sp : g->stack.hi;
 		if (st != G_RUNNING && st != G_SYSCALL && g->ctx.sp)
 			v.nregs = ctx_saved_regs(g->ctx.sp, v.regs, 8);
 		fn(&v, arg);

@@ -143,6 +143,7 @@ static void *sysmon_main(void *arg)
 		__atomic_store_n(&sysmon_sleeping, 0, __ATOMIC_SEQ_CST);
 		now = nanotime();
 		due = retake(now, &acted);
+		gfree_scavenge(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)
 				schedtrace(now, start);

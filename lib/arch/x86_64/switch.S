@@ -16,13 +16,8 @@
 
 	.text
 
-/* void gort_ctx_switch(struct context *save, void *to_sp) */
-	.globl	gort_ctx_switch
-	.hidden	gort_ctx_switch
-	.type	gort_ctx_switch, @function
-	.p2align 4
-gort_ctx_switch:
-	.cfi_startproc
+/* Pushes the callee-saved state and stores the stack pointer in *%rdi. */
+.macro SAVE_CONTEXT
 	pushq	%rbp
 	.cfi_adjust_cfa_offset 8
 	.cfi_rel_offset %rbp, 0
@@ -45,10 +40,18 @@ gort_ctx_switch:
 	.cfi_adjust_cfa_offset 8
 	fnstcw	(%rsp)
 	stmxcsr	4(%rsp)
+	movq	%rsp, (%rdi)
+.endm
 
-	movq	%rsp, (%rdi)		/* save->sp = rsp */
+/* void gort_ctx_switch(struct context *save, void *to_sp) */
+	.globl	gort_ctx_switch
+	.hidden	gort_ctx_switch
+	.type	gort_ctx_switch, @function
+	.p2align 4
+gort_ctx_switch:
+	.cfi_startproc
+	SAVE_CONTEXT
 	movq	%rsi, %rsp		/* now on the other stack */
-
 	fldcw	(%rsp)
 	ldmxcsr	4(%rsp)
 	addq	$8, %rsp
@@ -76,21 +79,38 @@ gort_ctx_switch:
 	.size	gort_ctx_switch, .-gort_ctx_switch
 
 /*
- * First code a new goroutine runs: the initial frame built by ctx_init_stack()
- * "returns" here with rsp 16-byte aligned and rbp = 0, the end of the frame
- * chain for debuggers and the frame-pointer unwinder. It never returns.
+ * void gort_ctx_switch_fresh(struct context *save, void *stack_hi)
+ *
+ * Starts a goroutine that has never run: nothing was written to its stack at
+ * spawn, so its first page is faulted in here, by the worker that runs it,
+ * not by the spawner. rbp = 0 ends the frame chain for debuggers and the
+ * frame-pointer unwinder; MXCSR and the x87 control word start at their ABI
+ * defaults. goroutine_entry() never returns.
  */
-	.globl	gort_ctx_start
-	.hidden	gort_ctx_start
-	.type	gort_ctx_start, @function
+	.globl	gort_ctx_switch_fresh
+	.hidden	gort_ctx_switch_fresh
+	.type	gort_ctx_switch_fresh, @function
 	.p2align 4
-gort_ctx_start:
+gort_ctx_switch_fresh:
 	.cfi_startproc
+	SAVE_CONTEXT
+	andq	$-16, %rsi
+	movq	%rsi, %rsp
+	.cfi_def_cfa %rsp, 0
 	.cfi_undefined %rip
 	xorl	%ebp, %ebp
+	ldmxcsr	default_mxcsr(%rip)
+	fldcw	default_fcw(%rip)
 	call	goroutine_entry
 	ud2
 	.cfi_endproc
-	.size	gort_ctx_start, .-gort_ctx_start
+	.size	gort_ctx_switch_fresh, .-gort_ctx_switch_fresh
+
+	.section .rodata
+	.p2align 2
+default_mxcsr:
+	.long	0x1f80		/* all exceptions masked, round to nearest */
+default_fcw:
+	.short	0x037f		/* x87: extended precision, exceptions masked */
 
 	.section .note.GNU-stack,"",@progbits
