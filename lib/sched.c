@@ -544,6 +544,12 @@ top:
 		stop_worker(w);
 	p = w->proc;
 	if (stw_pending_for(w)) {
+		/* A sleeping worker must not count as spinning: wakep would
+		 * never wake anyone again. */
+		if (w->spinning) {
+			w->spinning = false;
+			__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+		}
 		proc_stop(release_proc(w));
 		goto top;
 	}
