@@ -201,7 +201,8 @@ bench: $(OUT)/tools/gort-bench
 bench-compare: $(OUT)/tools/gort-bench
 	@$(TOP)/tools/bench/compare $(WORKLOADS)
 
-demo: $(OUT)/tools/gort-demo
+demo: deps
+	$(MAKE) --no-print-directory $(OUT)/tools/gort-demo
 	$(OUT)/tools/gort-demo
 
 # ---- install ----

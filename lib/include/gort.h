@@ -32,6 +32,9 @@
 extern "C" {
 #endif
 
+/* The library is built with -fvisibility=hidden; this API is what it exports. */
+#pragma GCC visibility push(default)
+
 #define GORT_VERSION_MAJOR 0
 #define GORT_VERSION_MINOR 1
 #define GORT_VERSION_PATCH 0
@@ -227,6 +230,8 @@ enum { GORT_GSTATE_RUNNABLE = 1, GORT_GSTATE_RUNNING, GORT_GSTATE_WAITING, GORT_
  * the world stopped for a consistent view. */
 int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *v, void *arg),
 				void *arg);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
