@@ -92,6 +92,7 @@ struct goroutine {
 	struct goroutine *sched_link;	/* runq overflow batches, gfree lists */
 	struct cds_wfcq_node gq_node;	/* global run queue */
 	struct proc *syscall_proc;	/* the proc held on syscall entry */
+	void *syscall_sp;		/* sp inside gort_syscall_enter, registers spilled above it */
 	uint32_t syscall_tick;
 	char *errmsg;			/* gort_errmsg() of this goroutine, malloc'd on first use */
 	void *lowest_sp;		/* lowest sp seen at a switch (stack trimming) */
@@ -135,7 +136,8 @@ struct proc {
 enum switch_action {
 	SW_NONE,
 	SW_YIELD,	/* put the previous goroutine back on the run queue */
-	SW_GLOBAL,	/* put it on the global queue (wired goroutines, syscall exit) */
+	SW_GLOBAL,	/* put it on the global queue (preemption, wired goroutines) */
+	SW_SYSCALL_EXIT, /* global queue, and reclaim the proc it lent (syscall.c) */
 	SW_PARK,	/* call the park's unlock callback */
 	SW_EXIT,	/* the previous goroutine is dead: cache it */
 };
@@ -199,7 +201,6 @@ struct sched {
 	uint32_t stw_pending;		/* atomic: workers must stop at their next safe point */
 	struct proc *stw_owner;		/* the stopping goroutine's proc: keeps running */
 	struct note stw_done;
-	struct rt_lock stw_lock;
 
 	bool started;
 	int kassist_fd;
@@ -261,6 +262,21 @@ void gort_ctx_switch(struct context *save, void *to_sp);
 /* Saves the running context into *save and starts goroutine_entry() on a
  * fresh stack whose (16-byte aligned) top is stack_hi. */
 void gort_ctx_switch_fresh(struct context *save, void *stack_hi);
+/* The current stack pointer. */
+static inline void *ctx_current_sp(void)
+{
+	void *sp;
+
+#if defined(__x86_64__)
+	__asm__ volatile("movq %%rsp, %0" : "=r"(sp));
+#elif defined(__aarch64__)
+	__asm__ volatile("mov %0, sp" : "=r"(sp));
+#else
+#error "gort: no context code for this architecture"
+#endif
+	return sp;
+}
+
 /* Copies the callee-saved registers of a switched-out context; returns how many. */
 int ctx_saved_regs(const void *sp, uintptr_t *regs, int max);
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "probes.h"
@@ -34,7 +35,6 @@
 struct sched sched = {
 	.lock = RT_LOCK_INIT,
 	.gfree_lock = RT_LOCK_INIT,
-	.stw_lock = RT_LOCK_INIT,
 	.kassist_fd = -1,
 };
 
@@ -331,6 +331,28 @@ static void finish_switch(void)
 		global_runq_put(prev);
 		sched_wakep();
 		break;
+	case SW_SYSCALL_EXIT:
+		/*
+		 * Back from a syscall without a proc: queue globally, then ask
+		 * whoever now runs on the proc we held to yield at its next
+		 * runtime call. That proc was only lent while we were blocked;
+		 * without this we would wait out a whole 10 ms time slice.
+		 * (After the enqueue: the yielder must find us queued.)
+		 */
+		{
+			struct proc *lent = prev->syscall_proc;
+			struct worker *pw = __atomic_load_n(&lent->worker, __ATOMIC_ACQUIRE);
+			struct goroutine *pg = pw ? __atomic_load_n(&pw->curg, __ATOMIC_ACQUIRE)
+						  : NULL;
+
+			prev->syscall_proc = NULL;
+			__atomic_store_n(&prev->status, G_RUNNABLE, __ATOMIC_RELEASE);
+			global_runq_put(prev);
+			if (pg)
+				__atomic_store_n(&pg->preempt, true, __ATOMIC_RELEASE);
+			sched_wakep();
+		}
+		break;
 	case SW_PARK:
 		if (w->sw_unlock)
 			w->sw_unlock(w->sw_arg);
@@ -408,6 +430,11 @@ static void sched_switch(enum switch_action act, void (*unlock)(void *), void *a
 		} else if (!next && act == SW_YIELD) {
 			return;
 		}
+	}
+	if (!next && act == SW_GLOBAL && !stw_pending_for(w) &&
+	    __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) == 0 && !w->pending_g) {
+		/* Preempted with nothing else to run anywhere: keep running. */
+		return;
 	}
 	g->saved_errno = errno;
 	record_sp(g);
@@ -494,13 +521,21 @@ void gort_yield(void)
 void sched_safe_point(void)
 {
 	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
 
-	if (!w || !w->curg)
+	if (!g)
 		return;
-	if (w->curg->preempt || stw_pending_for(w)) {
-		if (w->curg->preempt)
-			__atomic_add_fetch(&sched.n_preempts, 1, __ATOMIC_RELAXED);
-		w->curg->preempt = false;
+	if (__atomic_load_n(&g->preempt, __ATOMIC_RELAXED)) {
+		/* Like Go's preemption: to the back of the global queue, so that
+		 * a goroutine that used up its slice runs after everything that
+		 * waited meanwhile, not just after its own proc's queue. */
+		__atomic_add_fetch(&sched.n_preempts, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&g->preempt, false, __ATOMIC_RELAXED);
+		if (g->locked_worker)
+			sched_switch_to_g0(SW_GLOBAL);
+		else
+			sched_switch(SW_GLOBAL, NULL, NULL);
+	} else if (stw_pending_for(w)) {
 		gort_yield();
 	}
 }
@@ -710,6 +745,8 @@ static void *worker_main(void *arg)
 
 	tls_worker = w;
 	w->tid = gettid();
+	/* Threads inherit their creator's name (e.g. gort-sysmon's). */
+	prctl(PR_SET_NAME, "gort-worker");
 	worker_altstack_init(w);
 	sanitizer_worker_init(w);
 	acquire_proc(w, w->next_proc);

@@ -10,6 +10,54 @@
  */
 #include "probes.h"
 #include "runtime.h"
+#include "waiter.h"
+
+/*
+ * Only one stop-the-world at a time (Go's worldsema). A goroutine waiting for
+ * its turn parks, so its proc can stop for the current one; a thread lock
+ * here would deadlock the two callers.
+ */
+static struct rt_lock turn_lock = RT_LOCK_INIT;
+static bool turn_taken;
+static struct waiter *turn_head, *turn_tail;
+
+static void stw_turn_acquire(void)
+{
+	struct waiter wt;
+
+	rt_lock(&turn_lock);
+	if (!turn_taken) {
+		turn_taken = true;
+		rt_unlock(&turn_lock);
+		return;
+	}
+	waiter_init(&wt);
+	if (turn_tail)
+		turn_tail->next = &wt;
+	else
+		turn_head = &wt;
+	turn_tail = &wt;
+	/* Woken with the turn handed over: turn_taken stays true. */
+	waiter_block(&wt, WAIT_STW, &turn_lock);
+}
+
+static void stw_turn_release(void)
+{
+	struct waiter *wt;
+
+	rt_lock(&turn_lock);
+	wt = turn_head;
+	if (wt) {
+		turn_head = wt->next;
+		if (!turn_head)
+			turn_tail = NULL;
+	} else {
+		turn_taken = false;
+	}
+	rt_unlock(&turn_lock);
+	if (wt)
+		waiter_wake(wt);
+}
 
 static bool all_stopped(struct proc *own)
 {
@@ -36,7 +84,7 @@ int gort_stop_the_world(const char *reason)
 		set_errmsg("gort_stop_the_world: the runtime is not running");
 		return GORT_EPERM;
 	}
-	rt_lock(&sched.stw_lock);
+	stw_turn_acquire();
 	w = this_worker();
 	own = w && w->curg ? w->proc : NULL;
 	GORT_PROBE1(stw__start, reason);
@@ -107,7 +155,7 @@ void gort_start_the_world(void)
 	for (int i = 0; i < nstart; i++)
 		startm_proc(start[i]);
 	sched_wakep();
-	rt_unlock(&sched.stw_lock);
+	stw_turn_release();
 }
 
 int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *, void *), void *arg)
@@ -139,9 +187,14 @@ int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *, v
 		v.wait_reason = g->wait_reason;
 		v.lo = g->stack.lo;
 		v.hi = g->stack.hi;
-		v.sp = g->ctx.sp ? g->ctx.sp : g->stack.hi;
-		if (st != G_RUNNING && st != G_SYSCALL && g->ctx.sp)
-			v.nregs = ctx_saved_regs(g->ctx.sp, v.regs, 8);
+		if (st == G_SYSCALL) {
+			/* Its registers were spilled above syscall_sp at entry. */
+			v.sp = g->syscall_sp;
+		} else {
+			v.sp = g->ctx.sp ? g->ctx.sp : g->stack.hi;
+			if (st != G_RUNNING && g->ctx.sp)
+				v.nregs = ctx_saved_regs(g->ctx.sp, v.regs, 8);
+		}
 		fn(&v, arg);
 		visited++;
 	}

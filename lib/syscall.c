@@ -20,6 +20,14 @@ void gort_syscall_enter(void)
 	if (!g || g->in_syscall)
 		return;
 	p = w->proc;
+	/*
+	 * For a scanner while we are blocked (Go saves the sp at entersyscall):
+	 * spill the callee-saved registers into this frame and publish its
+	 * stack pointer, so [syscall_sp, hi) covers the caller's frames and
+	 * the registers it holds. Nothing inside the region may call gort.
+	 */
+	__builtin_unwind_init();
+	g->syscall_sp = ctx_current_sp();
 	GORT_PROBE2(syscall__enter, g->id, p->id);
 	g->in_syscall = true;
 	g->syscall_proc = p;
@@ -36,13 +44,13 @@ void gort_syscall_exit(void)
 	int saved_errno = errno;
 	struct worker *w = this_worker();
 	struct goroutine *g = w ? w->curg : NULL;
-	struct proc *p;
+	struct proc *p, *lent;
 	uint32_t expect = P_SYSCALL;
 
 	if (!g || !g->in_syscall)
 		return;
 	g->in_syscall = false;
-	p = g->syscall_proc;
+	p = lent = g->syscall_proc;
 	g->syscall_proc = NULL;
 	if (__atomic_compare_exchange_n(&p->status, &expect, P_RUNNING, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_RELAXED)) {
@@ -66,7 +74,8 @@ void gort_syscall_exit(void)
 	}
 	GORT_PROBE2(syscall__exit, g->id, 2);
 	errno = saved_errno;
-	sched_switch_to_g0(SW_GLOBAL);
+	g->syscall_proc = lent; /* for SW_SYSCALL_EXIT */
+	sched_switch_to_g0(SW_SYSCALL_EXIT);
 	errno = saved_errno;
 }
 

@@ -19,6 +19,8 @@
 
 #define TICK_NS (SYSMON_SYSCALL_US * 1000LL)
 #define MAX_SLEEP_NS (10 * 1000 * 1000LL)
+/* How often a proc in a syscall region that nobody waits for is looked at. */
+#define IDLE_SYSCALL_POLL_NS (200 * 1000LL)
 
 static uint32_t sysmon_futex;	  /* sysmon sleeps on this word */
 static uint32_t sysmon_sleeping;  /* atomic: 1 while in a sleep longer than a tick */
@@ -39,7 +41,7 @@ void sysmon_wake(void)
 }
 
 /* Returns the time until the next syscall retake is due, or -1 if none. */
-static int64_t retake(int64_t now, bool *acted)
+static int64_t retake(int64_t now)
 {
 	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 	int64_t next = -1;
@@ -64,8 +66,9 @@ static int64_t retake(int64_t now, bool *acted)
 					    __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED) >
 				    0 &&
 			    now - due < MAX_SLEEP_NS) {
-				if (next < 0 || TICK_NS < next)
-					next = TICK_NS;
+				/* Work may show up later: look again, but not every tick. */
+				if (next < 0 || IDLE_SYSCALL_POLL_NS < next)
+					next = IDLE_SYSCALL_POLL_NS;
 				continue;
 			}
 			if (!__atomic_compare_exchange_n(&p->status, &expect, P_RUNNING, false,
@@ -73,7 +76,6 @@ static int64_t retake(int64_t now, bool *acted)
 				continue;
 			__atomic_add_fetch(&sched.n_handoffs, 1, __ATOMIC_RELAXED);
 			GORT_PROBE1(syscall__handoff, p->id);
-			*acted = true;
 			handoff_proc(p);
 		} else if (st == P_RUNNING) {
 			uint32_t t = __atomic_load_n(&p->schedtick, __ATOMIC_RELAXED);
@@ -119,7 +121,6 @@ static void schedtrace(int64_t now, int64_t start)
 static void *sysmon_main(void *arg)
 {
 	int64_t start = nanotime(), next_trace = start, delay = TICK_NS;
-	int idle = 0;
 
 	(void)arg;
 	prctl(PR_SET_NAME, "gort-sysmon");
@@ -127,14 +128,13 @@ static void *sysmon_main(void *arg)
 	prctl(PR_SET_TIMERSLACK, 1);
 	for (;;) {
 		int64_t now, due;
-		bool acted = false;
 		uint32_t seq = __atomic_load_n(&sysmon_futex, __ATOMIC_ACQUIRE);
 
 		if (delay > TICK_NS) {
 			__atomic_store_n(&sysmon_sleeping, 1, __ATOMIC_SEQ_CST);
 			/* Re-check after announcing the long sleep (pairs with
 			 * gort_syscall_enter's seq_cst store + sysmon_wake). */
-			due = retake(nanotime(), &acted);
+			due = retake(nanotime());
 			if (due >= 0 && due < delay)
 				delay = due;
 		}
@@ -142,26 +142,20 @@ static void *sysmon_main(void *arg)
 			futex_wait(&sysmon_futex, seq, delay);
 		__atomic_store_n(&sysmon_sleeping, 0, __ATOMIC_SEQ_CST);
 		now = nanotime();
-		due = retake(now, &acted);
+		due = retake(now);
 		gfree_scavenge(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)
 				schedtrace(now, start);
 			next_trace = now + (int64_t)config.schedtrace_ms * 1000000;
 		}
-		if (due >= 0) {
-			delay = due;
-			idle = 0;
-		} else if (acted) {
-			delay = TICK_NS;
-			idle = 0;
-		} else {
-			/* Go's backoff: 20 us for 1 ms of idleness, then doubling. */
-			if (++idle > 50 && delay < MAX_SLEEP_NS)
-				delay *= 2;
-			if (delay > MAX_SLEEP_NS)
-				delay = MAX_SLEEP_NS;
-		}
+		/*
+		 * Unlike Go's sysmon, which backs off from 20 us while nothing
+		 * happens, ours can sleep long at once when no proc is in a
+		 * syscall region: gort_syscall_enter() wakes it. Each needless
+		 * wakeup steals a CPU from a worker for tens of microseconds here.
+		 */
+		delay = due >= 0 ? due : MAX_SLEEP_NS;
 		if (config.schedtrace_ms > 0 && delay > (int64_t)config.schedtrace_ms * 1000000)
 			delay = (int64_t)config.schedtrace_ms * 1000000;
 	}

@@ -14,14 +14,19 @@ static_assert(sizeof(((gort_waitgroup *)0)->lock_) == sizeof(struct rt_lock),
 
 int gort_wg_add(gort_waitgroup *wg, int64_t delta)
 {
-	int64_t v = __atomic_add_fetch(&wg->count_, delta, __ATOMIC_ACQ_REL);
+	int64_t old = __atomic_load_n(&wg->count_, __ATOMIC_RELAXED), v;
 	struct waiter *list;
 
-	if (v < 0) {
-		__atomic_sub_fetch(&wg->count_, delta, __ATOMIC_ACQ_REL);
-		set_errmsg("gort_wg_add: negative WaitGroup counter");
-		return GORT_EINVAL;
-	}
+	/* A CAS loop, so that a rejected add is never visible to anyone. */
+	do {
+		v = old + delta;
+		if (v < 0) {
+			set_errmsg("gort_wg_add: negative WaitGroup counter (%lld%+lld)",
+				   (long long)old, (long long)delta);
+			return GORT_EINVAL;
+		}
+	} while (!__atomic_compare_exchange_n(&wg->count_, &old, v, true, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
 	if (v != 0 || delta == 0)
 		return 0;
 	rt_lock(WG_LOCK(wg));

@@ -214,7 +214,10 @@ void gort_start_the_world(void);
 /*
  * A goroutine's stack as a scanner sees it (valid while the world is stopped):
  * [lo, hi) is the whole stack, sp the saved stack pointer (the live part is
- * [sp, hi)); regs holds the callee-saved registers saved at the switch.
+ * [sp, hi)); regs holds the callee-saved registers saved at the switch. For
+ * a goroutine in a syscall region, sp is taken inside gort_syscall_enter()
+ * with the registers spilled into [sp, hi), and nregs is 0. A running
+ * goroutine's view is not meaningful (only the stopping goroutine runs).
  */
 struct gort_goroutine_view {
 	int64_t id;
