@@ -73,7 +73,7 @@ static struct goroutine *gfree_get(struct proc *p)
 		while (p->ngfree < GFREE_LOCAL_MAX / 2 && sched.gfree) {
 			g = sched.gfree;
 			sched.gfree = g->sched_link;
-			sched.ngfree--;
+			__atomic_sub_fetch(&sched.ngfree, 1, __ATOMIC_RELAXED);
 			g->sched_link = p->gfree;
 			p->gfree = g;
 			p->ngfree++;
@@ -91,7 +91,7 @@ static struct goroutine *gfree_get(struct proc *p)
 		g = sched.gfree;
 		if (g) {
 			sched.gfree = g->sched_link;
-			sched.ngfree--;
+			__atomic_sub_fetch(&sched.ngfree, 1, __ATOMIC_RELAXED);
 		}
 		rt_unlock(&sched.gfree_lock);
 		return g;
@@ -104,6 +104,7 @@ void goroutine_free(struct proc *p, struct goroutine *g)
 {
 	stack_trim(&g->stack, g->lowest_sp);
 	g->lowest_sp = NULL;
+	sanitizer_goroutine_exit(g);
 	__atomic_store_n(&g->status, G_IDLE, __ATOMIC_RELEASE);
 	g->sched_link = p->gfree;
 	p->gfree = g;
@@ -119,7 +120,7 @@ void goroutine_free(struct proc *p, struct goroutine *g)
 		p->ngfree--;
 		g->sched_link = sched.gfree;
 		sched.gfree = g;
-		sched.ngfree++;
+		__atomic_add_fetch(&sched.ngfree, 1, __ATOMIC_RELAXED);
 	}
 	rt_unlock(&sched.gfree_lock);
 }
@@ -151,7 +152,7 @@ struct goroutine *goroutine_new(size_t stack_size)
 			rt_lock(&sched.gfree_lock);
 			g->sched_link = sched.gfree;
 			sched.gfree = g;
-			sched.ngfree++;
+			__atomic_add_fetch(&sched.ngfree, 1, __ATOMIC_RELAXED);
 			rt_unlock(&sched.gfree_lock);
 			return NULL;
 		}
@@ -233,7 +234,7 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 	g->fn = fn;
 	g->arg = arg;
 	g->name = opts ? opts->name : NULL;
-	g->preempt = false;
+	__atomic_store_n(&g->preempt, false, __ATOMIC_RELAXED);
 	g->wait_reason = WAIT_NONE;
 	g->saved_errno = 0;
 	g->asan_fake_stack = NULL;

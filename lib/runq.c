@@ -11,6 +11,7 @@
 
 #include "probes.h"
 #include "runtime.h"
+#include "sanitizer.h"
 
 #define LOAD_ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define LOAD_RLX(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -165,6 +166,7 @@ struct goroutine *runq_steal(struct proc *p, struct proc *victim, bool steal_nex
 
 void global_runq_put(struct goroutine *g)
 {
+	sanitizer_release(g);
 	cds_wfcq_node_init(&g->gq_node);
 	cds_wfcq_enqueue(&sched.gq_head, &sched.gq_tail, &g->gq_node);
 	__atomic_add_fetch(&sched.gq_size, 1, __ATOMIC_RELEASE);
@@ -201,6 +203,7 @@ struct goroutine *global_runq_get(struct proc *p, int max)
 			break;
 		__atomic_sub_fetch(&sched.gq_size, 1, __ATOMIC_RELAXED);
 		g = caa_container_of(node, struct goroutine, gq_node);
+		sanitizer_acquire(g);
 		if (!first)
 			first = g;
 		else

@@ -140,7 +140,7 @@ static void procresize(int n)
 			p->gfree = g->sched_link;
 			g->sched_link = sched.gfree;
 			sched.gfree = g;
-			sched.ngfree++;
+			__atomic_add_fetch(&sched.ngfree, 1, __ATOMIC_RELAXED);
 		}
 		p->ngfree = 0;
 		rt_unlock(&sched.gfree_lock);
@@ -150,9 +150,9 @@ static void procresize(int n)
 		/* The caller's proc goes away: it moves to proc 0 (stopped). */
 		struct proc *p0 = sched.allp[0];
 
-		own->worker = NULL;
+		__atomic_store_n(&own->worker, NULL, __ATOMIC_RELEASE);
 		w->proc = p0;
-		p0->worker = w;
+		__atomic_store_n(&p0->worker, w, __ATOMIC_RELEASE);
 		__atomic_store_n(&p0->status, P_RUNNING, __ATOMIC_RELEASE);
 		__atomic_store_n(&sched.stw_owner, p0, __ATOMIC_RELEASE);
 	}

@@ -2,6 +2,9 @@
 #include "sanitizer.h"
 
 #include <pthread.h>
+#ifdef GORT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 void sanitizer_worker_init(struct worker *w)
 {
@@ -21,6 +24,20 @@ void sanitizer_goroutine_init(struct goroutine *g)
 #ifdef GORT_TSAN
 	if (!g->tsan_fiber)
 		g->tsan_fiber = __tsan_create_fiber(0);
+#endif
+	(void)g;
+}
+
+void sanitizer_goroutine_exit(struct goroutine *g)
+{
+#ifdef GORT_ASAN
+	__asan_unpoison_memory_region(g->stack.lo, (size_t)(g->stack.hi - g->stack.lo));
+#endif
+#ifdef GORT_TSAN
+	if (g->tsan_fiber) {
+		__tsan_destroy_fiber(g->tsan_fiber);
+		g->tsan_fiber = NULL;
+	}
 #endif
 	(void)g;
 }

@@ -23,6 +23,31 @@
 
 void sanitizer_worker_init(struct worker *w);
 void sanitizer_goroutine_init(struct goroutine *g);
+/* A dead goroutine's stack is cached for reuse: drop its ASan poisoning (its
+ * frames never returned) and its TSan fiber (whose shadow stack still holds
+ * them). */
+void sanitizer_goroutine_exit(struct goroutine *g);
+
+/*
+ * Happens-before edges TSan cannot see: liburcu's wfcqueue is not
+ * instrumented, so publishing a goroutine through the global queue is
+ * annotated by hand.
+ */
+static inline void sanitizer_release(void *addr)
+{
+#ifdef GORT_TSAN
+	__tsan_release(addr);
+#endif
+	(void)addr;
+}
+
+static inline void sanitizer_acquire(void *addr)
+{
+#ifdef GORT_TSAN
+	__tsan_acquire(addr);
+#endif
+	(void)addr;
+}
 
 static inline void sanitizer_start_switch(struct worker *w, struct goroutine *from,
 					  struct goroutine *to)

@@ -92,7 +92,7 @@ static inline bool stw_pending_for(struct worker *w)
 static void acquire_proc(struct worker *w, struct proc *p)
 {
 	w->proc = p;
-	p->worker = w;
+	__atomic_store_n(&p->worker, w, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->status, P_RUNNING, __ATOMIC_RELEASE);
 }
 
@@ -101,7 +101,7 @@ static struct proc *release_proc(struct worker *w)
 	struct proc *p = w->proc;
 
 	w->proc = NULL;
-	p->worker = NULL;
+	__atomic_store_n(&p->worker, NULL, __ATOMIC_RELEASE);
 	return p;
 }
 
@@ -369,12 +369,13 @@ static inline void prepare_run(struct worker *w, struct goroutine *g, bool inher
 {
 	struct proc *p = w->proc;
 
+	/* Single writer (the proc's worker); sysmon and stats read them. */
 	if (!inherit)
-		p->schedtick++;
-	p->runs++;
-	g->preempt = false;
+		__atomic_store_n(&p->schedtick, p->schedtick + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->runs, p->runs + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&g->preempt, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELEASE);
-	w->curg = g;
+	__atomic_store_n(&w->curg, g, __ATOMIC_RELEASE);
 	GORT_PROBE2(goroutine__start, g->id, p->id);
 }
 
@@ -446,7 +447,7 @@ static void sched_switch(enum switch_action act, void (*unlock)(void *), void *a
 		prepare_run(w, next, inherit);
 		ctx_switch(w, g, next);
 	} else {
-		w->curg = NULL;
+		__atomic_store_n(&w->curg, NULL, __ATOMIC_RELEASE);
 		ctx_switch(w, g, NULL);
 	}
 	finish_switch();
@@ -462,7 +463,7 @@ void sched_switch_to_g0(enum switch_action act)
 	w->sw_action = act;
 	w->sw_prev = g;
 	w->sw_unlock = NULL;
-	w->curg = NULL;
+	__atomic_store_n(&w->curg, NULL, __ATOMIC_RELEASE);
 	ctx_switch(w, g, NULL);
 	finish_switch();
 }
@@ -549,7 +550,7 @@ static void start_locked(struct worker *w, struct goroutine *g)
 	struct proc *p = release_proc(w);
 
 	lw->next_proc = p;
-	p->worker = lw;
+	__atomic_store_n(&p->worker, lw, __ATOMIC_RELEASE);
 	note_wakeup(&lw->park);
 	stop_worker(w);
 }
@@ -584,6 +585,11 @@ top:
 		if (w->spinning) {
 			w->spinning = false;
 			__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
+		}
+		/* A goroutine picked for g0 is on no queue: keep it on the proc. */
+		if (w->pending_g) {
+			runq_put(p, w->pending_g, true);
+			w->pending_g = NULL;
 		}
 		proc_stop(release_proc(w));
 		goto top;
@@ -713,7 +719,6 @@ static __attribute__((noreturn)) void schedule_loop(void)
 		struct goroutine *g;
 		bool inherit;
 
-		finish_switch();
 		w = this_worker();
 		if (w->locked_g) {
 			stop_locked(w);
@@ -736,6 +741,8 @@ static __attribute__((noreturn)) void schedule_loop(void)
 		}
 		prepare_run(w, g, inherit);
 		ctx_switch(w, NULL, g);
+		/* Back on g0: complete what the goroutine that switched here left. */
+		finish_switch();
 	}
 }
 

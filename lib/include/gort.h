@@ -159,15 +159,17 @@ int64_t gort_now(void);
 
 /*
  * WaitGroup, as Go's sync.WaitGroup. Zero-initialise (GORT_WAITGROUP_INIT or
- * memset) before use; do not copy after first use.
- * gort_wg_add returns 0, or GORT_EINVAL when the counter would go negative
- * (the counter is left unchanged). gort_wg_wait blocks the goroutine (or
- * foreign thread) until the counter is zero. All are thread-safe.
+ * memset) before use; do not copy after first use. It may be reused as soon
+ * as gort_wg_wait() has returned.
+ * gort_wg_add returns 0, or GORT_EINVAL when the counter would go negative or
+ * above INT32_MAX (the counter is then left unchanged). gort_wg_wait blocks
+ * the goroutine (or foreign thread) until the counter is zero. All are
+ * thread-safe.
  */
 typedef struct gort_waitgroup {
-	int64_t count_;
+	uint64_t state_;	/* counter << 32 | number of waiters */
 	uint32_t lock_;
-	uint32_t pad_;
+	uint32_t sema_;		/* wakeups owed to waiters not yet on the list */
 	void *waiters_;
 } gort_waitgroup;
 #define GORT_WAITGROUP_INIT {0, 0, 0, NULL}
