@@ -203,6 +203,7 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 	size_t stack_size = config.default_stack;
 	struct goroutine *g;
 	struct worker *w;
+	int64_t id;
 	int err;
 
 	if (!fn) {
@@ -241,11 +242,13 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 	if (g->errmsg)
 		g->errmsg[0] = '\0';
 	g->ctx.sp = NULL; /* fresh: see ctx_switch() */
-	g->id = __atomic_add_fetch(&sched.goid_gen, 1, __ATOMIC_RELAXED);
+	/* Once queued, g may run, exit and be reused before we return: return
+	 * the id from a local. */
+	id = g->id = __atomic_add_fetch(&sched.goid_gen, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sched.ngoroutines, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&sched.created, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->status, G_RUNNABLE, __ATOMIC_RELEASE);
-	GORT_PROBE2(goroutine__create, g->id, (uintptr_t)fn);
+	GORT_PROBE2(goroutine__create, id, (uintptr_t)fn);
 
 	/* Like Go's newproc: the new goroutine runs next on the spawner's proc. */
 	w = this_worker();
@@ -255,7 +258,7 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 		global_runq_put(g);
 	sched_wakep();
 	sched_safe_point();
-	return g->id;
+	return id;
 }
 
 int64_t gort_go(void (*fn)(void *), void *arg)
