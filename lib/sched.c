@@ -430,6 +430,14 @@ static void sched_switch(enum switch_action act, void (*unlock)(void *), void *a
 			next = NULL;
 		} else if (!next && act == SW_YIELD) {
 			return;
+		} else if (next && !next->ctx.sp && unlock) {
+			/*
+			 * A fresh goroutine faults in its first stack page as it
+			 * starts (microseconds in a VM). Do not hold the park's
+			 * lock across that: g0 releases it, then starts next.
+			 */
+			w->pending_g = next;
+			next = NULL;
 		}
 	}
 	if (!next && act == SW_GLOBAL && !stw_pending_for(w) &&

@@ -34,7 +34,7 @@ struct stack {
 };
 
 /* A run of fresh stacks carved from one mapping (one mmap per STACK_BATCH). */
-#define STACK_BATCH 16
+#define STACK_BATCH 64
 struct stack_batch {
 	char *next;	/* next unused slot */
 	int left;	/* slots left */
