@@ -73,8 +73,9 @@ void config_load(void)
 		if (n >= 1)
 			config.maxprocs = n > MAX_PROCS ? MAX_PROCS : (int)n;
 		else
-			fprintf(stderr, "gort: GORT_MAXPROCS=%s is not a positive number; using %d\n",
-				s, config.maxprocs);
+			fprintf(stderr,
+				"gort: GORT_MAXPROCS=%s is not a positive number; using %d\n", s,
+				config.maxprocs);
 	}
 	if (config.maxprocs > MAX_PROCS)
 		config.maxprocs = MAX_PROCS;
@@ -90,7 +91,8 @@ void config_load(void)
 		else if (strcmp(s, "require") == 0)
 			config.kassist = 2;
 		else
-			fprintf(stderr, "gort: GORT_KASSIST=%s: expected auto, off or require\n", s);
+			fprintf(stderr, "gort: GORT_KASSIST=%s: expected auto, off or require\n",
+				s);
 	}
 	s = getenv("GORT_STACK_SIZE");
 	if (s && *s) {
@@ -99,6 +101,7 @@ void config_load(void)
 		if (v >= STACK_MIN && v <= STACK_MAX)
 			config.default_stack = (size_t)v;
 		else
-			fprintf(stderr, "gort: GORT_STACK_SIZE=%s is outside 16384..1073741824\n", s);
+			fprintf(stderr, "gort: GORT_STACK_SIZE=%s is outside 16384..1073741824\n",
+				s);
 	}
 }

@@ -19,9 +19,9 @@
 #include "sanitizer.h"
 
 #define CHUNK_SHIFT 12
-#define CHUNK_SIZE (1 << CHUNK_SHIFT)	/* descriptors per chunk */
-#define MAX_CHUNKS (1 << 14)		/* 64M goroutines */
-#define GFREE_KEEP_STACKS 4096	/* cached dead goroutines that always keep their stacks */
+#define CHUNK_SIZE (1 << CHUNK_SHIFT) /* descriptors per chunk */
+#define MAX_CHUNKS (1 << 14)	      /* 64M goroutines */
+#define GFREE_KEEP_STACKS 4096	      /* cached dead goroutines that always keep their stacks */
 #define SCAVENGE_PERIOD_NS 1000000000LL
 
 static struct goroutine *chunks[MAX_CHUNKS];

@@ -18,7 +18,10 @@ struct rt_lock {
 	uint32_t state; /* 0 free, 1 locked, 2 locked with waiters */
 };
 
-#define RT_LOCK_INIT {0}
+#define RT_LOCK_INIT \
+	{            \
+		0    \
+	}
 
 static inline void cpu_relax(void)
 {

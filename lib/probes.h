@@ -11,19 +11,19 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <sys/sdt.h>
 
-#define GORT_PROBE_LIST(X)                                                     \
-	X(goroutine__create)                                                   \
-	X(goroutine__start)                                                    \
-	X(goroutine__park)                                                     \
-	X(goroutine__ready)                                                    \
-	X(goroutine__exit)                                                     \
-	X(sched__steal)                                                        \
-	X(worker__park)                                                        \
-	X(worker__unpark)                                                      \
-	X(syscall__enter)                                                      \
-	X(syscall__exit)                                                       \
-	X(syscall__handoff)                                                    \
-	X(stw__start)                                                          \
+#define GORT_PROBE_LIST(X)   \
+	X(goroutine__create) \
+	X(goroutine__start)  \
+	X(goroutine__park)   \
+	X(goroutine__ready)  \
+	X(goroutine__exit)   \
+	X(sched__steal)      \
+	X(worker__park)      \
+	X(worker__unpark)    \
+	X(syscall__enter)    \
+	X(syscall__exit)     \
+	X(syscall__handoff)  \
+	X(stw__start)        \
 	X(stw__done)
 
 #define GORT_PROBE_SEM_DECL(name) extern unsigned short gort_##name##_semaphore;
@@ -31,20 +31,20 @@ GORT_PROBE_LIST(GORT_PROBE_SEM_DECL)
 
 #define GORT_PROBE_ENABLED(name) __builtin_expect(gort_##name##_semaphore != 0, 0)
 
-#define GORT_PROBE1(name, a)                                                   \
-	do {                                                                   \
-		if (GORT_PROBE_ENABLED(name))                                  \
-			STAP_PROBE1(gort, name, a);                            \
+#define GORT_PROBE1(name, a)                        \
+	do {                                        \
+		if (GORT_PROBE_ENABLED(name))       \
+			STAP_PROBE1(gort, name, a); \
 	} while (0)
-#define GORT_PROBE2(name, a, b)                                                \
-	do {                                                                   \
-		if (GORT_PROBE_ENABLED(name))                                  \
-			STAP_PROBE2(gort, name, a, b);                         \
+#define GORT_PROBE2(name, a, b)                        \
+	do {                                           \
+		if (GORT_PROBE_ENABLED(name))          \
+			STAP_PROBE2(gort, name, a, b); \
 	} while (0)
-#define GORT_PROBE3(name, a, b, c)                                             \
-	do {                                                                   \
-		if (GORT_PROBE_ENABLED(name))                                  \
-			STAP_PROBE3(gort, name, a, b, c);                      \
+#define GORT_PROBE3(name, a, b, c)                        \
+	do {                                              \
+		if (GORT_PROBE_ENABLED(name))             \
+			STAP_PROBE3(gort, name, a, b, c); \
 	} while (0)
 
 #endif

@@ -91,8 +91,8 @@ static void main_goroutine(void *arg)
 
 int gort_main(int (*fn)(int argc, char **argv), int argc, char **argv)
 {
-	struct main_call mc = {.fn = fn, .argc = argc, .argv = argv};
-	struct gort_go_opts opts = {.name = "main"};
+	struct main_call mc = { .fn = fn, .argc = argc, .argv = argv };
+	struct gort_go_opts opts = { .name = "main" };
 	int64_t id;
 
 	if (this_goroutine()) {

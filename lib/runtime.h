@@ -33,18 +33,18 @@
 #include "stack.h"
 
 #define MAX_PROCS 1024
-#define RUNQ_SIZE 256		/* Go's per-P run queue length */
-#define GFREE_LOCAL_MAX 64	/* dead goroutines cached per proc */
-#define GLOBAL_RUNQ_EVERY 61	/* check the global queue every N schedule ticks */
-#define SYSMON_SYSCALL_US 20	/* retake a proc from a syscall region after this */
+#define RUNQ_SIZE 256		      /* Go's per-P run queue length */
+#define GFREE_LOCAL_MAX 64	      /* dead goroutines cached per proc */
+#define GLOBAL_RUNQ_EVERY 61	      /* check the global queue every N schedule ticks */
+#define SYSMON_SYSCALL_US 20	      /* retake a proc from a syscall region after this */
 #define PREEMPT_NS (10 * 1000 * 1000) /* flag goroutines running longer than this */
 
 enum gstatus {
-	G_IDLE,		/* allocated, not yet started, or dead and cached */
-	G_RUNNABLE,	/* on a run queue */
-	G_RUNNING,	/* on a worker */
-	G_WAITING,	/* parked, see wait_reason */
-	G_SYSCALL,	/* in a syscall region, holding no proc or a proc that may be retaken */
+	G_IDLE,	    /* allocated, not yet started, or dead and cached */
+	G_RUNNABLE, /* on a run queue */
+	G_RUNNING,  /* on a worker */
+	G_WAITING,  /* parked, see wait_reason */
+	G_SYSCALL,  /* in a syscall region, holding no proc or a proc that may be retaken */
 	G_DEAD,
 };
 
@@ -74,90 +74,90 @@ struct context {
 };
 
 struct goroutine {
-	struct context ctx;		/* saved sp; NULL until the goroutine first runs */
+	struct context ctx; /* saved sp; NULL until the goroutine first runs */
 	struct stack stack;
 	int64_t id;
-	uint32_t status;		/* enum gstatus, atomic */
+	uint32_t status; /* enum gstatus, atomic */
 	uint8_t wait_reason;
-	bool preempt;			/* sysmon asks it to yield at its next runtime call */
+	bool preempt; /* sysmon asks it to yield at its next runtime call */
 	bool in_syscall;
-	int64_t wait_since;		/* monotonic ns when parked */
-	int64_t run_since;		/* monotonic ns when last scheduled */
+	int64_t wait_since; /* monotonic ns when parked */
+	int64_t run_since;  /* monotonic ns when last scheduled */
 	void (*fn)(void *);
 	void *arg;
 	const char *name;
 	int saved_errno;
-	int lock_count;			/* gort_lock_os_thread nesting */
-	struct worker *locked_worker;	/* non-NULL while wired to a thread */
-	struct goroutine *sched_link;	/* runq overflow batches, gfree lists */
-	struct cds_wfcq_node gq_node;	/* global run queue */
-	struct proc *syscall_proc;	/* the proc held on syscall entry */
-	void *syscall_sp;		/* sp inside gort_syscall_enter, registers spilled above it */
+	int lock_count;		      /* gort_lock_os_thread nesting */
+	struct worker *locked_worker; /* non-NULL while wired to a thread */
+	struct goroutine *sched_link; /* runq overflow batches, gfree lists */
+	struct cds_wfcq_node gq_node; /* global run queue */
+	struct proc *syscall_proc;    /* the proc held on syscall entry */
+	void *syscall_sp;	      /* sp inside gort_syscall_enter, registers spilled above it */
 	uint32_t syscall_tick;
-	char *errmsg;			/* gort_errmsg() of this goroutine, malloc'd on first use */
-	void *lowest_sp;		/* lowest sp seen at a switch (stack trimming) */
-	void *asan_fake_stack;		/* ASan: fake stack saved at the switch */
-	void *tsan_fiber;		/* TSan: this goroutine's fiber */
+	char *errmsg;	       /* gort_errmsg() of this goroutine, malloc'd on first use */
+	void *lowest_sp;       /* lowest sp seen at a switch (stack trimming) */
+	void *asan_fake_stack; /* ASan: fake stack saved at the switch */
+	void *tsan_fiber;      /* TSan: this goroutine's fiber */
 };
 
 /* A bounded single-producer, multi-consumer ring (Go's runq). Only the owning
  * proc's worker puts; anyone may take (steal) with a CAS on head. */
 struct runq {
-	uint32_t head;			/* atomic: consumers CAS */
-	uint32_t tail;			/* atomic store by the owner only */
+	uint32_t head; /* atomic: consumers CAS */
+	uint32_t tail; /* atomic store by the owner only */
 	struct goroutine *ring[RUNQ_SIZE];
 };
 
 enum pstatus {
 	P_IDLE,
 	P_RUNNING,
-	P_SYSCALL,	/* its worker is in a syscall region; sysmon may retake it */
-	P_STOPPED,	/* stopped for stop-the-world */
-	P_DEAD,		/* beyond maxprocs */
+	P_SYSCALL, /* its worker is in a syscall region; sysmon may retake it */
+	P_STOPPED, /* stopped for stop-the-world */
+	P_DEAD,	   /* beyond maxprocs */
 };
 
 struct proc {
 	int id;
-	uint32_t status;		/* enum pstatus, atomic */
-	struct worker *worker;		/* the worker holding it (valid while not idle) */
-	struct proc *link;		/* idle list */
-	uint32_t schedtick;		/* incremented at every schedule */
-	uint32_t syscalltick;		/* incremented at every syscall region entry */
-	int64_t syscall_when;		/* monotonic ns of the last syscall region entry */
-	struct goroutine *runnext;	/* atomic: the goroutine to run next (LIFO slot) */
-	struct goroutine *gfree;	/* dead goroutines with their stacks */
+	uint32_t status;	   /* enum pstatus, atomic */
+	struct worker *worker;	   /* the worker holding it (valid while not idle) */
+	struct proc *link;	   /* idle list */
+	uint32_t schedtick;	   /* incremented at every schedule */
+	uint32_t syscalltick;	   /* incremented at every syscall region entry */
+	int64_t syscall_when;	   /* monotonic ns of the last syscall region entry */
+	struct goroutine *runnext; /* atomic: the goroutine to run next (LIFO slot) */
+	struct goroutine *gfree;   /* dead goroutines with their stacks */
 	int ngfree;
-	struct stack_batch stacks;	/* fresh default-size stacks */
-	uint64_t runs;			/* goroutines started here (stats) */
+	struct stack_batch stacks; /* fresh default-size stacks */
+	uint64_t runs;		   /* goroutines started here (stats) */
 	struct runq runq;
 } __attribute__((aligned(64)));
 
 /* What the worker does right after a switch, on the new goroutine's stack. */
 enum switch_action {
 	SW_NONE,
-	SW_YIELD,	/* put the previous goroutine back on the run queue */
-	SW_GLOBAL,	/* put it on the global queue (preemption, wired goroutines) */
+	SW_YIELD,	 /* put the previous goroutine back on the run queue */
+	SW_GLOBAL,	 /* put it on the global queue (preemption, wired goroutines) */
 	SW_SYSCALL_EXIT, /* global queue, and reclaim the proc it lent (syscall.c) */
-	SW_PARK,	/* call the park's unlock callback */
-	SW_EXIT,	/* the previous goroutine is dead: cache it */
+	SW_PARK,	 /* call the park's unlock callback */
+	SW_EXIT,	 /* the previous goroutine is dead: cache it */
 };
 
 struct worker {
-	struct context g0;		/* the worker thread's own (scheduler) stack */
-	struct goroutine *curg;		/* running goroutine, NULL on g0 */
-	struct proc *proc;		/* held proc, NULL when idle or in a syscall */
-	struct proc *next_proc;		/* proc handed over by whoever woke us */
-	struct worker *link;		/* idle list */
-	struct worker *all_next;	/* list of all workers (never freed) */
-	struct note park;		/* sleep here when idle */
+	struct context g0;	 /* the worker thread's own (scheduler) stack */
+	struct goroutine *curg;	 /* running goroutine, NULL on g0 */
+	struct proc *proc;	 /* held proc, NULL when idle or in a syscall */
+	struct proc *next_proc;	 /* proc handed over by whoever woke us */
+	struct worker *link;	 /* idle list */
+	struct worker *all_next; /* list of all workers (never freed) */
+	struct note park;	 /* sleep here when idle */
 	bool spinning;
 	bool is_sysmon_spare;
-	struct goroutine *locked_g;	/* goroutine wired to this thread */
-	struct goroutine *pending_g;	/* picked by a direct switch, to be run by g0 */
+	struct goroutine *locked_g;  /* goroutine wired to this thread */
+	struct goroutine *pending_g; /* picked by a direct switch, to be run by g0 */
 	int id;
 	pid_t tid;
 	pthread_t thread;
-	uint64_t rand;			/* xorshift state for steal victims and select */
+	uint64_t rand; /* xorshift state for steal victims and select */
 
 	/* The pending after-switch action (see finish_switch). */
 	enum switch_action sw_action;
@@ -166,48 +166,48 @@ struct worker {
 	void *sw_arg;
 	uint64_t switches;
 	void *altstack;
-	void *g0_lo;			/* the thread's own stack, for sanitizers */
+	void *g0_lo; /* the thread's own stack, for sanitizers */
 	size_t g0_size;
 	void *asan_fake_stack;
 	void *tsan_fiber;
 };
 
 struct sched {
-	struct rt_lock lock;		/* idle procs and workers, maxprocs changes */
-	struct proc *pidle;		/* idle procs */
-	int npidle;			/* atomic */
-	struct worker *widle;		/* idle workers */
-	struct worker *allw;		/* every worker ever started (atomic push) */
+	struct rt_lock lock;  /* idle procs and workers, maxprocs changes */
+	struct proc *pidle;   /* idle procs */
+	int npidle;	      /* atomic */
+	struct worker *widle; /* idle workers */
+	struct worker *allw;  /* every worker ever started (atomic push) */
 	int nwidle;
-	int nworkers;			/* atomic */
-	int nspinning;			/* atomic */
-	int maxprocs;			/* atomic reads */
+	int nworkers;  /* atomic */
+	int nspinning; /* atomic */
+	int maxprocs;  /* atomic reads */
 	struct proc *allp[MAX_PROCS];
 
 	/* Global run queue: wait-free enqueue from any thread. */
 	struct cds_wfcq_head gq_head;
 	struct cds_wfcq_tail gq_tail;
-	long gq_size;			/* atomic */
+	long gq_size; /* atomic */
 
-	struct rt_lock gfree_lock;	/* global cache of dead goroutines */
+	struct rt_lock gfree_lock; /* global cache of dead goroutines */
 	struct goroutine *gfree;
 	int ngfree;
 
-	int64_t goid_gen;		/* atomic */
-	int64_t ngoroutines;		/* atomic */
+	int64_t goid_gen;    /* atomic */
+	int64_t ngoroutines; /* atomic */
 	int64_t created;
 
 	/* stop-the-world */
-	uint32_t stw_pending;		/* atomic: workers must stop at their next safe point */
-	struct proc *stw_owner;		/* the stopping goroutine's proc: keeps running */
+	uint32_t stw_pending;	/* atomic: workers must stop at their next safe point */
+	struct proc *stw_owner; /* the stopping goroutine's proc: keeps running */
 	struct note stw_done;
 
 	bool started;
 	int kassist_fd;
 
 	/* statistics (relaxed atomics) */
-	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts,
-		n_stw, n_switches;
+	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw,
+		n_switches;
 };
 
 extern struct sched sched;
@@ -287,7 +287,7 @@ struct runtime_config {
 	int kassist; /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
 	bool panicclosed;
-	int64_t idle_spin_ns;	/* how long a spinning worker polls before sleeping */
+	int64_t idle_spin_ns; /* how long a spinning worker polls before sleeping */
 };
 extern struct runtime_config config;
 void config_load(void);
@@ -298,6 +298,5 @@ int worker_altstack_init(struct worker *w);
 
 /* kassist.c */
 int kassist_open(void);
-
 
 #endif

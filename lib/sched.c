@@ -216,7 +216,8 @@ static void startm(struct proc *p, bool spinning)
 	if (!w) {
 		if (!worker_new(p, spinning)) {
 			/* No thread: the proc waits for the next wakeup. */
-			fprintf(stderr, "gort: cannot create a worker thread: %s\n", strerror(errno));
+			fprintf(stderr, "gort: cannot create a worker thread: %s\n",
+				strerror(errno));
 			proc_put_idle(p);
 			if (spinning)
 				__atomic_sub_fetch(&sched.nspinning, 1, __ATOMIC_SEQ_CST);
@@ -305,7 +306,7 @@ static inline void ctx_switch(struct worker *w, struct goroutine *from, struct g
 		gort_ctx_switch(save, w->g0.sp);
 	else if (to->ctx.sp)
 		gort_ctx_switch(save, to->ctx.sp);
-	else	/* never ran: its stack is first touched here, by its own worker */
+	else /* never ran: its stack is first touched here, by its own worker */
 		gort_ctx_switch_fresh(save, to->stack.hi);
 }
 
@@ -342,8 +343,8 @@ static void finish_switch(void)
 		{
 			struct proc *lent = prev->syscall_proc;
 			struct worker *pw = __atomic_load_n(&lent->worker, __ATOMIC_ACQUIRE);
-			struct goroutine *pg = pw ? __atomic_load_n(&pw->curg, __ATOMIC_ACQUIRE)
-						  : NULL;
+			struct goroutine *pg =
+				pw ? __atomic_load_n(&pw->curg, __ATOMIC_ACQUIRE) : NULL;
 
 			prev->syscall_proc = NULL;
 			__atomic_store_n(&prev->status, G_RUNNABLE, __ATOMIC_RELEASE);

@@ -28,9 +28,9 @@
 #define VMA_RESERVE 8192
 
 static int best_mode = GUARD_CANARY;
-static long mprotect_budget;	/* guards we may still mprotect (atomic) */
-static int warned;		/* atomic */
-static int batch_guard_ok = 1;	/* process_madvise(MADV_GUARD_INSTALL) works (atomic) */
+static long mprotect_budget;   /* guards we may still mprotect (atomic) */
+static int warned;	       /* atomic */
+static int batch_guard_ok = 1; /* process_madvise(MADV_GUARD_INSTALL) works (atomic) */
 
 static long read_max_map_count(void)
 {
@@ -141,7 +141,8 @@ static bool guard_batch(char *map, size_t slot, int n)
 {
 	struct iovec iov[STACK_BATCH];
 
-	if (stack_guard_mode() != GUARD_MADVISE || !__atomic_load_n(&batch_guard_ok, __ATOMIC_RELAXED))
+	if (stack_guard_mode() != GUARD_MADVISE ||
+	    !__atomic_load_n(&batch_guard_ok, __ATOMIC_RELAXED))
 		return false;
 	for (int i = 0; i < n; i++) {
 		iov[i].iov_base = map + (size_t)i * slot;
@@ -207,7 +208,7 @@ bool stack_in_guard(const struct stack *s, const void *addr)
 
 	if (!s->map)
 		return false;
-	if (s->guard == GUARD_CANARY)	/* no guard: accept faults just below lo */
+	if (s->guard == GUARD_CANARY) /* no guard: accept faults just below lo */
 		return a < s->lo && a >= s->lo - 64 * 1024;
 	return a >= s->map && a < s->lo;
 }

@@ -25,21 +25,21 @@ enum guard_mode {
 };
 
 struct stack {
-	char *map;	/* start of the mapping (the guard is at its bottom) */
+	char *map; /* start of the mapping (the guard is at its bottom) */
 	size_t map_size;
-	char *lo;	/* lowest usable byte */
-	char *hi;	/* one past the highest usable byte */
-	uint8_t guard;	/* enum guard_mode of this stack */
+	char *lo;	      /* lowest usable byte */
+	char *hi;	      /* one past the highest usable byte */
+	uint8_t guard;	      /* enum guard_mode of this stack */
 	unsigned valgrind_id; /* VALGRIND_STACK_REGISTER id */
 };
 
 /* A run of fresh stacks carved from one mapping (one mmap per STACK_BATCH). */
 #define STACK_BATCH 64
 struct stack_batch {
-	char *next;	/* next unused slot */
-	int left;	/* slots left */
-	size_t size;	/* usable size of each slot */
-	bool guarded;	/* guards installed for the whole batch */
+	char *next;   /* next unused slot */
+	int left;     /* slots left */
+	size_t size;  /* usable size of each slot */
+	bool guarded; /* guards installed for the whole batch */
 };
 
 void stack_init(void);

@@ -165,7 +165,7 @@ int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *, v
 	for (int64_t i = 0; i < n; i++) {
 		struct goroutine *g = registry_get(i);
 		uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
-		struct gort_goroutine_view v = {0};
+		struct gort_goroutine_view v = { 0 };
 
 		switch (st) {
 		case G_RUNNABLE:

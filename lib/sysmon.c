@@ -22,8 +22,8 @@
 /* How often a proc in a syscall region that nobody waits for is looked at. */
 #define IDLE_SYSCALL_POLL_NS (200 * 1000LL)
 
-static uint32_t sysmon_futex;	  /* sysmon sleeps on this word */
-static uint32_t sysmon_sleeping;  /* atomic: 1 while in a sleep longer than a tick */
+static uint32_t sysmon_futex;	 /* sysmon sleeps on this word */
+static uint32_t sysmon_sleeping; /* atomic: 1 while in a sleep longer than a tick */
 
 struct proc_watch {
 	uint32_t schedtick;
@@ -61,7 +61,8 @@ static int64_t retake(int64_t now)
 			}
 			/* Keep it for the syscall's return when nothing waits for it
 			 * and others are idle anyway (Go's retake rule). */
-			if (runq_empty(p) && __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) == 0 &&
+			if (runq_empty(p) &&
+			    __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) == 0 &&
 			    __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED) +
 					    __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED) >
 				    0 &&
@@ -85,8 +86,8 @@ static int64_t retake(int64_t now)
 				watch[i].schedwhen = now;
 			} else if (now - watch[i].schedwhen >= PREEMPT_NS) {
 				struct worker *w = __atomic_load_n(&p->worker, __ATOMIC_ACQUIRE);
-				struct goroutine *g = w ? __atomic_load_n(&w->curg, __ATOMIC_ACQUIRE)
-							: NULL;
+				struct goroutine *g =
+					w ? __atomic_load_n(&w->curg, __ATOMIC_ACQUIRE) : NULL;
 
 				if (g)
 					__atomic_store_n(&g->preempt, true, __ATOMIC_RELEASE);

@@ -12,8 +12,8 @@
 struct waiter {
 	struct waiter *next;
 	struct goroutine *g; /* NULL for a foreign thread */
-	uint32_t done;       /* foreign threads sleep on this word */
-	int result;          /* set by the waker (for primitives that need one) */
+	uint32_t done;	     /* foreign threads sleep on this word */
+	int result;	     /* set by the waker (for primitives that need one) */
 };
 
 static inline void waiter_init(struct waiter *wt)

@@ -45,14 +45,14 @@ extern "C" {
  */
 enum {
 	GORT_OK = 0,
-	GORT_EPERM = -1,      /* operation not allowed from this context */
-	GORT_EAGAIN = -11,    /* a resource limit was reached (threads, mappings) */
-	GORT_ENOMEM = -12,    /* out of memory or address space */
-	GORT_EINVAL = -22,    /* an argument is out of range */
+	GORT_EPERM = -1,       /* operation not allowed from this context */
+	GORT_EAGAIN = -11,     /* a resource limit was reached (threads, mappings) */
+	GORT_ENOMEM = -12,     /* out of memory or address space */
+	GORT_EINVAL = -22,     /* an argument is out of range */
 	GORT_ETIMEDOUT = -110, /* a deadline passed */
 	GORT_ECANCELED = -125, /* the operation was cancelled */
-	GORT_ECLOSED = -4096, /* the channel, descriptor or object is closed */
-	GORT_ENOTSUP = -4097, /* not supported here (e.g. kernel assist absent) */
+	GORT_ECLOSED = -4096,  /* the channel, descriptor or object is closed */
+	GORT_ENOTSUP = -4097,  /* not supported here (e.g. kernel assist absent) */
 };
 
 /* Returns the library version as "MAJOR.MINOR.PATCH". Never fails. */
@@ -88,8 +88,8 @@ int gort_init(void);
 
 /* Options for gort_go_opts(); zero-initialise and set what you need. */
 struct gort_go_opts {
-	size_t stack_size; /* virtual size; 0 = default (256 KiB); 16 KiB..1 GiB */
-	const char *name;  /* shown in dumps; must outlive the goroutine; NULL = none */
+	size_t stack_size;    /* virtual size; 0 = default (256 KiB); 16 KiB..1 GiB */
+	const char *name;     /* shown in dumps; must outlive the goroutine; NULL = none */
 	uint64_t reserved[4]; /* must be zero */
 };
 
@@ -146,12 +146,12 @@ void gort_syscall_exit(void);
 long gort_blocking(long (*fn)(void *arg), void *arg);
 
 /* Evaluates a blocking expression inside a syscall region (GNU C). */
-#define GORT_BLOCKING(expr)                                                    \
-	__extension__({                                                        \
-		gort_syscall_enter();                                          \
-		__typeof__(expr) gort_blocking_r_ = (expr);                    \
-		gort_syscall_exit();                                           \
-		gort_blocking_r_;                                              \
+#define GORT_BLOCKING(expr)                                 \
+	__extension__({                                     \
+		gort_syscall_enter();                       \
+		__typeof__(expr) gort_blocking_r_ = (expr); \
+		gort_syscall_exit();                        \
+		gort_blocking_r_;                           \
 	})
 
 /* Monotonic time in nanoseconds (CLOCK_MONOTONIC). A preemption point. */
@@ -167,35 +167,38 @@ int64_t gort_now(void);
  * thread-safe.
  */
 typedef struct gort_waitgroup {
-	uint64_t state_;	/* counter << 32 | number of waiters */
+	uint64_t state_; /* counter << 32 | number of waiters */
 	uint32_t lock_;
-	uint32_t sema_;		/* wakeups owed to waiters not yet on the list */
+	uint32_t sema_; /* wakeups owed to waiters not yet on the list */
 	void *waiters_;
 } gort_waitgroup;
-#define GORT_WAITGROUP_INIT {0, 0, 0, NULL}
+#define GORT_WAITGROUP_INIT   \
+	{                     \
+		0, 0, 0, NULL \
+	}
 int gort_wg_add(gort_waitgroup *wg, int64_t delta);
 int gort_wg_done(gort_waitgroup *wg);
 void gort_wg_wait(gort_waitgroup *wg);
 
 /* Runtime counters (monotonic unless noted); a snapshot, read without stopping anything. */
 struct gort_stats {
-	int64_t goroutines;        /* now alive */
+	int64_t goroutines; /* now alive */
 	int64_t goroutines_created;
-	int64_t maxprocs;          /* now */
-	int64_t workers;           /* OS threads created for the scheduler */
-	int64_t idle_procs;        /* now */
-	int64_t spinning_workers;  /* now */
-	int64_t switches;          /* goroutine context switches */
-	int64_t steals;            /* successful steals */
+	int64_t maxprocs;	  /* now */
+	int64_t workers;	  /* OS threads created for the scheduler */
+	int64_t idle_procs;	  /* now */
+	int64_t spinning_workers; /* now */
+	int64_t switches;	  /* goroutine context switches */
+	int64_t steals;		  /* successful steals */
 	int64_t stolen_goroutines;
-	int64_t global_runq_gets;  /* goroutines taken from the global queue */
-	int64_t worker_parks;      /* futex sleeps of idle workers */
+	int64_t global_runq_gets; /* goroutines taken from the global queue */
+	int64_t worker_parks;	  /* futex sleeps of idle workers */
 	int64_t worker_wakes;
 	int64_t syscall_handoffs;  /* procs taken from a worker in a syscall region */
 	int64_t preempt_requests;  /* goroutines flagged for running > 10 ms */
-	int64_t stw_count;         /* stop-the-world handshakes */
+	int64_t stw_count;	   /* stop-the-world handshakes */
 	int64_t stack_guard_mode;  /* 0 MADV_GUARD_INSTALL, 1 mprotect, 2 canary (current) */
-	int64_t kassist;           /* 1 when /dev/gort is in use, else 0 */
+	int64_t kassist;	   /* 1 when /dev/gort is in use, else 0 */
 	int64_t per_proc_runs[64]; /* goroutines started per proc (first 64 procs) */
 	int64_t reserved[8];
 };
@@ -229,7 +232,12 @@ struct gort_goroutine_view {
 	uintptr_t regs[8];
 	int nregs;
 };
-enum { GORT_GSTATE_RUNNABLE = 1, GORT_GSTATE_RUNNING, GORT_GSTATE_WAITING, GORT_GSTATE_SYSCALL };
+enum {
+	GORT_GSTATE_RUNNABLE = 1,
+	GORT_GSTATE_RUNNING,
+	GORT_GSTATE_WAITING,
+	GORT_GSTATE_SYSCALL
+};
 
 /* Calls fn for every live goroutine; returns how many were visited. Call with
  * the world stopped for a consistent view. */

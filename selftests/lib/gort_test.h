@@ -65,13 +65,13 @@ static inline int64_t test_now_ns(void)
  * passes; evaluates to cond's last value. For waits that must end on a noisy
  * machine: use generous timeouts, they only bound a failure.
  */
-#define TEST_WAIT_UNTIL(cond, timeout_ms)                                                  \
-	__extension__({                                                                    \
-		int64_t deadline_ = test_now_ns() + (int64_t)(timeout_ms) * 1000000;       \
-		bool ok_;                                                                  \
-		while (!(ok_ = (cond)) && test_now_ns() < deadline_)                       \
-			usleep(1000);                                                      \
-		ok_;                                                                       \
+#define TEST_WAIT_UNTIL(cond, timeout_ms)                                          \
+	__extension__({                                                            \
+		int64_t deadline_ = test_now_ns() + (int64_t)(timeout_ms)*1000000; \
+		bool ok_;                                                          \
+		while (!(ok_ = (cond)) && test_now_ns() < deadline_)               \
+			usleep(1000);                                              \
+		ok_;                                                               \
 	})
 
 /*
@@ -97,17 +97,17 @@ static inline void tg_fail(const char *file, int line, const char *fmt, ...)
 	}
 }
 
-#define TG_CHECK(cond)                                                                     \
-	do {                                                                               \
-		if (!(cond))                                                               \
-			tg_fail(__FILE__, __LINE__, "check failed: %s", #cond);            \
+#define TG_CHECK(cond)                                                          \
+	do {                                                                    \
+		if (!(cond))                                                    \
+			tg_fail(__FILE__, __LINE__, "check failed: %s", #cond); \
 	} while (0)
-#define TG_CHECK_EQ(want, got)                                                             \
-	do {                                                                               \
-		long long w_ = (long long)(want), g_ = (long long)(got);                   \
-		if (w_ != g_)                                                              \
-			tg_fail(__FILE__, __LINE__, "%s == %s: want %lld, got %lld", #want, \
-				#got, w_, g_);                                             \
+#define TG_CHECK_EQ(want, got)                                                                    \
+	do {                                                                                      \
+		long long w_ = (long long)(want), g_ = (long long)(got);                          \
+		if (w_ != g_)                                                                     \
+			tg_fail(__FILE__, __LINE__, "%s == %s: want %lld, got %lld", #want, #got, \
+				w_, g_);                                                          \
 	} while (0)
 
 static inline int tg_failures(void)
@@ -116,9 +116,9 @@ static inline int tg_failures(void)
 }
 
 /* In a test body: fails the test with the first recorded message. */
-#define ASSERT_NO_TG_FAILURES()                                                            \
-	ASSERT_EQ(0, tg_failures()) TH_LOG("%d failure(s) off the test thread; first: %s", \
-					   tg_failures(), tg_first_fail)
+#define ASSERT_NO_TG_FAILURES()     \
+	ASSERT_EQ(0, tg_failures()) \
+	TH_LOG("%d failure(s) off the test thread; first: %s", tg_failures(), tg_first_fail)
 
 /* A small lock-free set of thread ids (gettid()) seen by goroutines. */
 #define TEST_TIDSET_MAX 64

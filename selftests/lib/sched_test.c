@@ -26,7 +26,8 @@
 #include "gort_test.h"
 #include "kselftest_harness.h"
 
-FIXTURE(sched) {
+FIXTURE(sched)
+{
 	int unused;
 };
 
@@ -107,13 +108,13 @@ TEST_F_TIMEOUT(sched, spawn_join_1m_goroutines, 30)
 		}
 	}
 	ASSERT_EQ(0, failed) TH_LOG("%ld spawns failed, first: %s", failed, why);
-	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000)) TH_LOG("join timed out: %lld of %ld ran",
-							(long long)T_LOAD(&t1_count), n);
+	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000))
+	TH_LOG("join timed out: %lld of %ld ran", (long long)T_LOAD(&t1_count), n);
 	ASSERT_EQ(n, T_LOAD(&t1_count));
 	/* wg_done runs before the goroutine exits: wait for the exits. */
 	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == base, 10000))
-		TH_LOG("gort_num_goroutine() stays at %lld, baseline %lld",
-		       (long long)gort_num_goroutine(), (long long)base);
+	TH_LOG("gort_num_goroutine() stays at %lld, baseline %lld", (long long)gort_num_goroutine(),
+	       (long long)base);
 	stats_now(&st);
 	EXPECT_EQ(n, st.goroutines_created);
 	EXPECT_EQ(base, st.goroutines);
@@ -148,12 +149,12 @@ TEST_F_TIMEOUT(sched, spawn_join_1m_goroutines_from_goroutines, 30)
 	gort_wg_add(&wg, 2);
 	ASSERT_GT(gort_go(t1_spawner, &wg), 0);
 	ASSERT_GT(gort_go(t1_spawner, &wg), 0);
-	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000)) TH_LOG("join timed out: %lld of %ld ran",
-							(long long)T_LOAD(&t1_count), n);
+	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000))
+	TH_LOG("join timed out: %lld of %ld ran", (long long)T_LOAD(&t1_count), n);
 	ASSERT_NO_TG_FAILURES();
 	ASSERT_EQ(n, T_LOAD(&t1_count));
 	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == base, 10000))
-		TH_LOG("gort_num_goroutine() stays at %lld", (long long)gort_num_goroutine());
+	TH_LOG("gort_num_goroutine() stays at %lld", (long long)gort_num_goroutine());
 	TH_LOG("%ld goroutines in %.2f s", n, (double)(test_now_ns() - t0) / 1e9);
 }
 
@@ -248,8 +249,8 @@ TEST(idle_proc_steals_from_busy_one)
 	       (long long)st.steals, (long long)st.stolen_goroutines,
 	       (long long)st.global_runq_gets, (long long)st.per_proc_runs[0],
 	       (long long)st.per_proc_runs[1], (long long)st.workers,
-	       (long long)st.spinning_workers, (long long)st.idle_procs,
-	       (long long)st.worker_parks, (long long)st.worker_wakes);
+	       (long long)st.spinning_workers, (long long)st.idle_procs, (long long)st.worker_parks,
+	       (long long)st.worker_wakes);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -287,7 +288,7 @@ static void t4_spawn_parent(void *arg)
 
 	gort_wg_add(&wg, 3);
 	for (int i = 0; i < 3; i++) {
-		c[i] = (struct t4_child){.tag = i + 1, .wg = &wg};
+		c[i] = (struct t4_child){ .tag = i + 1, .wg = &wg };
 		gort_go(t4_child_fn, &c[i]);
 	}
 	gort_wg_wait(&wg);
@@ -448,8 +449,7 @@ TEST(yield_is_round_robin)
 		EXPECT_EQ(t5_k, T_LOAD(&t5_cnt[i]));
 	}
 	EXPECT_LE(T_LOAD(&t5_worst), 2)
-		TH_LOG("a goroutine got %lld turns ahead of another",
-		       (long long)T_LOAD(&t5_worst));
+	TH_LOG("a goroutine got %lld turns ahead of another", (long long)T_LOAD(&t5_worst));
 	TH_LOG("worst lead %lld, %lld switches", (long long)T_LOAD(&t5_worst),
 	       (long long)(b.switches - a.switches));
 }
@@ -479,7 +479,7 @@ static void t6_node_fn(void *arg)
 		gort_wg_wait(&t6_gate); /* all 64 top-level goroutines spawn at once */
 	T_INC(&t6_total);
 	for (int i = 0; i < fan; i++) {
-		kids[i] = (struct t6_node){me->depth + 1, &wg, &children};
+		kids[i] = (struct t6_node){ me->depth + 1, &wg, &children };
 		gort_wg_add(&wg, 1);
 		if (gort_go(t6_node_fn, &kids[i]) <= 0) {
 			tg_fail(__FILE__, __LINE__, "spawn at depth %d failed: %s", me->depth,
@@ -505,14 +505,13 @@ TEST_F_TIMEOUT(sched, nested_spawns_from_many_goroutines, 30)
 	want = t6_fan[0] + t6_fan[0] * t6_fan[1] + t6_fan[0] * t6_fan[1] * t6_fan[2];
 	gort_wg_add(&t6_gate, 1);
 	for (int i = 0; i < t6_fan[0]; i++) {
-		top[i] = (struct t6_node){0, &wg, &joined};
+		top[i] = (struct t6_node){ 0, &wg, &joined };
 		gort_wg_add(&wg, 1);
 		ASSERT_GT(gort_go(t6_node_fn, &top[i]), 0);
 	}
 	gort_wg_done(&t6_gate);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 25000))
-		TH_LOG("join timed out: %lld of %lld ran", (long long)T_LOAD(&t6_total),
-		       (long long)want);
+	TH_LOG("join timed out: %lld of %lld ran", (long long)T_LOAD(&t6_total), (long long)want);
 	ASSERT_NO_TG_FAILURES();
 	EXPECT_EQ(want, T_LOAD(&t6_total));
 	EXPECT_EQ(t6_fan[0], T_LOAD(&joined));
@@ -574,7 +573,7 @@ static void t7_find_cb(const struct gort_goroutine_view *v, void *arg)
 
 static int t7_alive(int64_t id)
 {
-	struct t7_find f = {.id = id};
+	struct t7_find f = { .id = id };
 
 	gort_stop_the_world("test");
 	gort_for_each_goroutine(t7_find_cb, &f);
@@ -601,14 +600,14 @@ static void t7_reuse(void *arg)
 
 TEST(exit_from_deep_stack_and_top_level)
 {
-	struct gort_go_opts big = {.stack_size = 1 << 20};
+	struct gort_go_opts big = { .stack_size = 1 << 20 };
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
 	int64_t id;
 
 	id = gort_go_opts(t7_deep, NULL, &big);
 	ASSERT_GT(id, 0);
 	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
-		TH_LOG("the goroutine did not exit (depth %d)", T_LOAD(&t7_depth));
+	TH_LOG("the goroutine did not exit (depth %d)", T_LOAD(&t7_depth));
 	EXPECT_EQ(1000, T_LOAD(&t7_depth));
 	EXPECT_EQ(1, T_LOAD(&t7_at_bottom));
 	EXPECT_EQ(0, T_LOAD(&t7_after_exit));
@@ -778,14 +777,14 @@ TEST_F_TIMEOUT(sched, lock_os_thread_keeps_the_worker, 30)
 	gort_wg_add(&locked, 1);
 	ASSERT_GT(gort_go(t9_locked, &locked), 0);
 	ASSERT_TRUE(test_wg_wait_ms(&locked, 25000))
-		TH_LOG("the locked goroutine did not finish");
+	TH_LOG("the locked goroutine did not finish");
 	T_STORE(&t9_stop, 1);
 	ASSERT_TRUE(test_wg_wait_ms(&busy, 10000));
 	ASSERT_NO_TG_FAILURES();
 	EXPECT_EQ(1, T_LOAD(&t9_after_nested));
 	EXPECT_EQ(0, T_LOAD(&t9_tid_changes));
 	EXPECT_EQ(0, T_LOAD(&t9_intruders))
-		TH_LOG("other goroutines ran on the locked thread");
+	TH_LOG("other goroutines ran on the locked thread");
 	EXPECT_GT(T_LOAD(&t9_busy_iters), 0);
 }
 
@@ -875,8 +874,9 @@ TEST(blocking_syscall_does_not_stall_others)
 	ok = test_wg_wait_ms(&wg, 10000);
 	if (!ok && write(t10_pipe[1], "y", 1) != 1) /* unblock A before failing */
 		TH_LOG("write failed");
-	ASSERT_TRUE(ok) TH_LOG("B made %lld iterations while A blocked the only proc",
-			       (long long)T_LOAD(&t10_b_iters));
+	ASSERT_TRUE(ok)
+	TH_LOG("B made %lld iterations while A blocked the only proc",
+	       (long long)T_LOAD(&t10_b_iters));
 	ASSERT_NO_TG_FAILURES();
 	EXPECT_EQ(1000, T_LOAD(&t10_b_iters));
 	EXPECT_EQ(0, T_LOAD(&t10_b_saw_a_return));
@@ -961,7 +961,7 @@ TEST_F_TIMEOUT(sched, maxprocs_env_and_runtime_changes, 30)
 	EXPECT_EQ(2, st.maxprocs);
 	gort_wg_done(&t11_gate[0]);
 	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&t11_parked) == 2 * T11_N, 20000))
-		TH_LOG("goroutines stopped running after gort_maxprocs(2)");
+	TH_LOG("goroutines stopped running after gort_maxprocs(2)");
 	EXPECT_EQ(2 * t11_iters, t11_min_count());
 	stats_now(&st);
 	EXPECT_EQ(0, st.per_proc_runs[2]);
@@ -978,10 +978,9 @@ TEST_F_TIMEOUT(sched, maxprocs_env_and_runtime_changes, 30)
 		int64_t m = t11_min_count();
 
 		gort_maxprocs(n % 2 ? 1 : 2);
-		EXPECT_TRUE(TEST_WAIT_UNTIL(t11_min_count() > m ||
-						    T_LOAD(&t11_parked) == 3 * T11_N,
+		EXPECT_TRUE(TEST_WAIT_UNTIL(t11_min_count() > m || T_LOAD(&t11_parked) == 3 * T11_N,
 					    10000))
-			TH_LOG("no progress after gort_maxprocs(%d)", n % 2 ? 1 : 2);
+		TH_LOG("no progress after gort_maxprocs(%d)", n % 2 ? 1 : 2);
 	}
 	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&t11_parked) == 3 * T11_N, 20000));
 	EXPECT_EQ(3 * t11_iters, t11_min_count());
@@ -1070,7 +1069,7 @@ TEST_F_TIMEOUT(sched, stop_the_world_reaches_busy_goroutines, 30)
 
 	for (int r = 0; r < rounds; r++) {
 		int64_t before[T12_N], after[T12_N];
-		struct t12_visit vis = {0};
+		struct t12_visit vis = { 0 };
 		int64_t nvisited;
 
 		ASSERT_EQ(0, gort_stop_the_world("test"));
@@ -1084,8 +1083,7 @@ TEST_F_TIMEOUT(sched, stop_the_world_reaches_busy_goroutines, 30)
 
 		for (int i = 0; i < T12_N; i++) {
 			EXPECT_EQ(before[i], after[i])
-				TH_LOG("round %d: goroutine %d ran while the world was stopped", r,
-				       i);
+			TH_LOG("round %d: goroutine %d ran while the world was stopped", r, i);
 		}
 		EXPECT_EQ(T12_N, nvisited);
 		EXPECT_EQ(T12_N, vis.n);
@@ -1100,8 +1098,7 @@ TEST_F_TIMEOUT(sched, stop_the_world_reaches_busy_goroutines, 30)
 		/* ... and everyone runs again. */
 		for (int i = 0; i < T12_N; i++) {
 			ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&t12_cnt[i]) > after[i], 10000))
-				TH_LOG("round %d: goroutine %d does not run after the restart", r,
-				       i);
+			TH_LOG("round %d: goroutine %d does not run after the restart", r, i);
 		}
 	}
 	stats_now(&st);
@@ -1117,7 +1114,7 @@ static void t12b_initiator(void *arg)
 {
 	for (int r = 0; r < 5; r++) {
 		int64_t before[T12_N], after[T12_N];
-		struct t12_visit vis = {0};
+		struct t12_visit vis = { 0 };
 
 		if (gort_stop_the_world("test") != 0) {
 			tg_fail(__FILE__, __LINE__, "gort_stop_the_world failed");
@@ -1229,8 +1226,9 @@ TEST(stop_the_world_by_two_callers_at_once)
 	ASSERT_GT(gort_go(t12c_late_caller, NULL), 0);
 	ASSERT_EQ(0, pthread_create(&th, NULL, t12c_first_thread, NULL));
 	ok = TEST_WAIT_UNTIL(T_LOAD(&t12c_done) == 2, 5000);
-	ASSERT_TRUE(ok) TH_LOG("deadlock (thread first): the goroutine blocked on the STW lock "
-			       "keeps its proc running, so the pending stop never completes");
+	ASSERT_TRUE(ok)
+	TH_LOG("deadlock (thread first): the goroutine blocked on the STW lock "
+	       "keeps its proc running, so the pending stop never completes");
 	pthread_join(th, NULL);
 
 	/* 2: the first caller is a goroutine on the other proc */
@@ -1298,7 +1296,7 @@ static void t12d_cb(const struct gort_goroutine_view *v, void *arg)
 TEST(stop_the_world_view_of_goroutine_in_syscall)
 {
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
-	struct t12d_find f = {0};
+	struct t12d_find f = { 0 };
 
 	setenv("GORT_MAXPROCS", "2", 1);
 	ASSERT_EQ(0, pipe(t12d_pipe));
@@ -1316,9 +1314,9 @@ TEST(stop_the_world_view_of_goroutine_in_syscall)
 	EXPECT_EQ(GORT_GSTATE_SYSCALL, f.state);
 	EXPECT_TRUE(f.lo < f.sp && f.sp <= f.hi);
 	EXPECT_LE((uintptr_t)f.sp, (uintptr_t)t12d_marker)
-		TH_LOG("view sp %p is above a live frame at %p: [sp, hi) misses %td bytes of "
-		       "the stack in use",
-		       (void *)f.sp, (void *)t12d_marker, f.sp - t12d_marker);
+	TH_LOG("view sp %p is above a live frame at %p: [sp, hi) misses %td bytes of "
+	       "the stack in use",
+	       (void *)f.sp, (void *)t12d_marker, f.sp - t12d_marker);
 }
 
 /* A wired goroutine keeps working through stop-the-world storms. */
@@ -1381,14 +1379,14 @@ TEST_F_TIMEOUT(sched, locked_goroutine_survives_stop_the_world, 30)
 			gort_start_the_world();
 		}
 		ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&t12e_iters) > seen, 2000))
-			TH_LOG("after %d STW rounds the locked goroutine is stuck at %lld "
-			       "iterations",
-			       rounds, (long long)seen);
+		TH_LOG("after %d STW rounds the locked goroutine is stuck at %lld "
+		       "iterations",
+		       rounds, (long long)seen);
 	}
 	T_STORE(&t12e_stop, 1);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 5000))
-		TH_LOG("the locked goroutine is stuck after %lld iterations",
-		       (long long)T_LOAD(&t12e_iters));
+	TH_LOG("the locked goroutine is stuck after %lld iterations",
+	       (long long)T_LOAD(&t12e_iters));
 	T_STORE(&t12_stop, 1);
 	TH_LOG("%d STW rounds, %lld locked iterations", rounds, (long long)T_LOAD(&t12e_iters));
 }
@@ -1420,15 +1418,14 @@ TEST(stop_the_world_does_not_leak_spinning_workers)
 		/* new work from outside must still get a worker */
 		ASSERT_GT(gort_go(t12f_quick, NULL), 0);
 		ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&t12f_ran) == 3 * (r + 1), 5000))
-			TH_LOG("round %d: goroutines readied after a restart do not run (%lld of "
-			       "%d ran; spinning workers %lld, idle procs %lld)",
-			       r, (long long)T_LOAD(&t12f_ran), 3 * (r + 1),
-			       (stats_now(&st), (long long)st.spinning_workers),
-			       (long long)st.idle_procs);
+		TH_LOG("round %d: goroutines readied after a restart do not run (%lld of "
+		       "%d ran; spinning workers %lld, idle procs %lld)",
+		       r, (long long)T_LOAD(&t12f_ran), 3 * (r + 1),
+		       (stats_now(&st), (long long)st.spinning_workers), (long long)st.idle_procs);
 	}
 	/* all idle: nobody may still count as spinning */
 	EXPECT_TRUE(TEST_WAIT_UNTIL((stats_now(&st), st.spinning_workers == 0), 2000))
-		TH_LOG("%lld workers still counted as spinning", (long long)st.spinning_workers);
+	TH_LOG("%lld workers still counted as spinning", (long long)st.spinning_workers);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1463,7 +1460,7 @@ static int t13_main(int argc, char **argv)
 TEST(gort_main_returns_fn_value_as_goroutine_1)
 {
 	char a0[] = "prog", a1[] = "arg";
-	char *argv[] = {a0, a1, NULL};
+	char *argv[] = { a0, a1, NULL };
 
 	ASSERT_EQ(42, gort_main(t13_main, 2, argv));
 	EXPECT_EQ(1, T_LOAD(&t13_id));
@@ -1491,7 +1488,7 @@ static void t14_in_goroutine(void *arg)
 	gort_wg_wait(&wg); /* the counter is 0: returns */
 	t14_ret[5] = gort_wg_done(&wg);
 	gort_unlock_os_thread(); /* not locked: harmless */
-	gort_syscall_exit();     /* not in a region: harmless */
+	gort_syscall_exit();	 /* not in a region: harmless */
 	gort_syscall_enter();
 	gort_syscall_enter(); /* regions do not nest: ignored */
 	gort_syscall_exit();
@@ -1580,9 +1577,9 @@ TEST(wg_rejected_add_is_invisible_to_others)
 	T_STORE(&t14b_stop, 1);
 	pthread_join(bad, NULL);
 	EXPECT_EQ(0, T_LOAD(&t14b_bogus_done))
-		TH_LOG("%lld of %lld legitimate Add/Done calls failed with EINVAL: a concurrent "
-		       "rejected Add made the counter negative for a moment",
-		       (long long)T_LOAD(&t14b_bogus_done), (long long)T_LOAD(&t14b_adds));
+	TH_LOG("%lld of %lld legitimate Add/Done calls failed with EINVAL: a concurrent "
+	       "rejected Add made the counter negative for a moment",
+	       (long long)T_LOAD(&t14b_bogus_done), (long long)T_LOAD(&t14b_adds));
 	TH_LOG("%lld Add/Done pairs in %.2f s", (long long)T_LOAD(&t14b_adds),
 	       (double)(test_now_ns() - start) / 1e9);
 }
@@ -1612,9 +1609,10 @@ TEST(wg_wait_on_zero_counter_never_blocks_during_rejected_add)
 	ok = TEST_WAIT_UNTIL(T_LOAD(&t14b_stop) == 2, 4000);
 	T_STORE(&t14b_stop, 1);
 	pthread_join(bad, NULL);
-	ASSERT_TRUE(ok) TH_LOG("gort_wg_wait blocked on a zero counter (after %lld waits): it "
-			       "saw a concurrent rejected Add's transient negative count",
-			       (long long)T_LOAD(&t14c_waits));
+	ASSERT_TRUE(ok)
+	TH_LOG("gort_wg_wait blocked on a zero counter (after %lld waits): it "
+	       "saw a concurrent rejected Add's transient negative count",
+	       (long long)T_LOAD(&t14c_waits));
 	pthread_join(waiter, NULL);
 }
 
@@ -1651,7 +1649,7 @@ static void t14d_waiter(void *arg)
 
 	for (int64_t r = 0; !T_LOAD(&t14d_stop); r++) {
 		gort_waitgroup wg = GORT_WAITGROUP_INIT; /* same address every round */
-		struct t14d_job job = {&wg, &done_round, r};
+		struct t14d_job job = { &wg, &done_round, r };
 
 		gort_wg_add(&wg, 1);
 		if (gort_go(t14d_worker, &job) <= 0) {
@@ -1672,7 +1670,7 @@ static void t14d_waiter(void *arg)
 /* A short harness timeout: under TSan a runtime failure here can hang the child. */
 TEST_F_TIMEOUT(sched, wg_reused_right_after_wait, 8)
 {
-	int64_t deadline, seen[T14D_WAITERS] = {0};
+	int64_t deadline, seen[T14D_WAITERS] = { 0 };
 
 	setenv("GORT_MAXPROCS", "2", 1);
 	for (int i = 0; i < T14D_WAITERS; i++) {
@@ -1684,8 +1682,7 @@ TEST_F_TIMEOUT(sched, wg_reused_right_after_wait, 8)
 			int64_t r = T_LOAD(&t14d_rounds[i]);
 
 			ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&t14d_rounds[i]) > r, 3000))
-				TH_LOG("waiter %d is stuck in round %lld (lost wakeup)", i,
-				       (long long)r);
+			TH_LOG("waiter %d is stuck in round %lld (lost wakeup)", i, (long long)r);
 			seen[i] = T_LOAD(&t14d_rounds[i]);
 		}
 		usleep(10000);
@@ -1693,8 +1690,8 @@ TEST_F_TIMEOUT(sched, wg_reused_right_after_wait, 8)
 	T_STORE(&t14d_stop, 1);
 	ASSERT_NO_TG_FAILURES();
 	EXPECT_EQ(0, T_LOAD(&t14d_early))
-		TH_LOG("gort_wg_wait returned before the counter reached zero: a late Done of "
-		       "the previous round woke this round's waiter");
+	TH_LOG("gort_wg_wait returned before the counter reached zero: a late Done of "
+	       "the previous round woke this round's waiter");
 	TH_LOG("%lld + %lld rounds", (long long)seen[0], (long long)seen[1]);
 }
 
@@ -1752,7 +1749,7 @@ TEST(foreign_threads_wait_for_goroutines)
 		gort_wg_add(&t15_from_thread, 1);
 		gort_wg_add(&wg, T15_G);
 		for (int i = 0; i < T15_T; i++) {
-			args[i] = (struct t15_arg){&wg, i};
+			args[i] = (struct t15_arg){ &wg, i };
 			T_STORE(&t15_thread_saw[i], -1);
 			ASSERT_EQ(0, pthread_create(&th[i], NULL, t15_thread, &args[i]));
 		}
@@ -1769,9 +1766,9 @@ TEST(foreign_threads_wait_for_goroutines)
 		/* now a thread releases a waiting goroutine */
 		ASSERT_EQ(0, gort_wg_done(&t15_from_thread));
 		ASSERT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
-			TH_LOG("round %d: the goroutine waiting on the thread's WaitGroup "
-			       "did not finish",
-			       round);
+		TH_LOG("round %d: the goroutine waiting on the thread's WaitGroup "
+		       "did not finish",
+		       round);
 	}
 }
 

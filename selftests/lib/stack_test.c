@@ -115,46 +115,48 @@ static __attribute__((noreturn)) void ov_child(const char *guard, bool batched, 
 	_exit(4);
 }
 
-FIXTURE(overflow) {
+FIXTURE(overflow)
+{
 	char out[8192];
 	size_t len;
 	int status;
 };
 
-FIXTURE_VARIANT(overflow) {
+FIXTURE_VARIANT(overflow)
+{
 	const char *guard; /* GORT_STACK_GUARD, NULL: default */
 	int mode;	   /* expected stats.stack_guard_mode; -1: best available */
 	bool batched;	   /* spawned by a goroutine: a stack carved from a per-proc batch */
 };
 
-FIXTURE_VARIANT_ADD(overflow, default_guard) {
+FIXTURE_VARIANT_ADD(overflow, default_guard){
 	.guard = NULL,
 	.mode = -1,
 };
 
-FIXTURE_VARIANT_ADD(overflow, default_guard_batched_stack) {
+FIXTURE_VARIANT_ADD(overflow, default_guard_batched_stack){
 	.guard = NULL,
 	.mode = -1,
 	.batched = true,
 };
 
-FIXTURE_VARIANT_ADD(overflow, mprotect_guard) {
+FIXTURE_VARIANT_ADD(overflow, mprotect_guard){
 	.guard = "1",
 	.mode = 1,
 };
 
-FIXTURE_VARIANT_ADD(overflow, mprotect_guard_batched_stack) {
+FIXTURE_VARIANT_ADD(overflow, mprotect_guard_batched_stack){
 	.guard = "1",
 	.mode = 1,
 	.batched = true,
 };
 
-FIXTURE_VARIANT_ADD(overflow, canary_guard) {
+FIXTURE_VARIANT_ADD(overflow, canary_guard){
 	.guard = "2",
 	.mode = 2,
 };
 
-FIXTURE_VARIANT_ADD(overflow, canary_guard_batched_stack) {
+FIXTURE_VARIANT_ADD(overflow, canary_guard_batched_stack){
 	.guard = "2",
 	.mode = 2,
 	.batched = true,
@@ -191,7 +193,7 @@ TEST_F_TIMEOUT(overflow, is_reported_and_aborts, 30)
 	}
 	close(fds[1]);
 	for (;;) {
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
 		ssize_t r;
 
 		if (test_now_ns() > deadline || self->len >= sizeof(self->out) - 1)
@@ -211,7 +213,7 @@ TEST_F_TIMEOUT(overflow, is_reported_and_aborts, 30)
 	TH_LOG("child stderr:\n%s", self->out);
 
 	ASSERT_TRUE(WIFSIGNALED(self->status))
-		TH_LOG("child exited with %d instead of dying", WEXITSTATUS(self->status));
+	TH_LOG("child exited with %d instead of dying", WEXITSTATUS(self->status));
 	EXPECT_EQ(SIGABRT, WTERMSIG(self->status));
 	ASSERT_NE(NULL, strstr(self->out, "mode "));
 	sscanf(strstr(self->out, "mode "), "mode %lld", &mode);
@@ -262,9 +264,9 @@ static void use_goroutine(void *arg)
 
 static size_t run_with_stack(size_t stack_size, size_t use)
 {
-	struct gort_go_opts o = {.stack_size = stack_size};
+	struct gort_go_opts o = { .stack_size = stack_size };
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
-	struct use_arg a = {.bytes = use, .wg = &wg};
+	struct use_arg a = { .bytes = use, .wg = &wg };
 
 	gort_wg_add(&wg, 1);
 	if (gort_go_opts(use_goroutine, &a, &o) <= 0)
@@ -297,8 +299,8 @@ static void sz_cb(const struct gort_goroutine_view *v, void *arg)
 
 static size_t view_stack_size(size_t stack_size)
 {
-	struct gort_go_opts o = {.stack_size = stack_size};
-	struct sz_find f = {0};
+	struct gort_go_opts o = { .stack_size = stack_size };
+	struct sz_find f = { 0 };
 
 	memset(&sz_gate, 0, sizeof(sz_gate));
 	gort_wg_add(&sz_gate, 1);
@@ -314,7 +316,7 @@ static size_t view_stack_size(size_t stack_size)
 
 TEST(custom_stack_sizes)
 {
-	struct gort_go_opts o = {0};
+	struct gort_go_opts o = { 0 };
 
 	EXPECT_GE(run_with_stack(64 << 10, 50 << 10), (size_t)50 << 10);
 	EXPECT_GE(run_with_stack(8 << 20, 6 << 20), (size_t)6 << 20);
@@ -367,9 +369,9 @@ static long rss_raw(void)
 }
 
 enum deep_kind {
-	DEEP_PARK,	/* parks at the bottom: the lowest sp seen at a switch shows it */
-	DEEP_NONZERO,	/* no switch at depth; leaves non-zero data on the stack */
-	DEEP_ZERO,	/* no switch at depth; zeroed buffers (e.g. char buf[N] = {0}) */
+	DEEP_PARK,    /* parks at the bottom: the lowest sp seen at a switch shows it */
+	DEEP_NONZERO, /* no switch at depth; leaves non-zero data on the stack */
+	DEEP_ZERO,    /* no switch at depth; zeroed buffers (e.g. char buf[N] = {0}) */
 };
 
 struct deep_arg {
@@ -461,7 +463,7 @@ static bool deep_run(enum deep_kind kind, struct deep_result *r)
 
 TEST(deep_run_gives_stack_memory_back)
 {
-	static const char *const names[] = {"park at depth", "non-zero data", "zeroed data"};
+	static const char *const names[] = { "park at depth", "non-zero data", "zeroed data" };
 	struct deep_result r[3];
 	long grew;
 

@@ -67,7 +67,7 @@ TEST(stats_rejects_null)
 
 TEST(bad_stack_size_is_an_error_with_message)
 {
-	struct gort_go_opts o = {.stack_size = 8};
+	struct gort_go_opts o = { .stack_size = 8 };
 
 	EXPECT_EQ(GORT_EINVAL, gort_go_opts((void (*)(void *))abort, NULL, &o));
 	EXPECT_NE(NULL, strstr(gort_errmsg(), "stack size 8"));
@@ -103,7 +103,8 @@ TEST(kassist_require_uses_device)
 	struct gort_stats st;
 
 	if (access("/dev/gort", F_OK) != 0)
-		SKIP(return, "/dev/gort absent: load gort.ko (make load) or run in the VM (make check)");
+		SKIP(return, "/dev/gort absent: load gort.ko (make load) or run in the VM (make "
+			     "check)");
 	setenv("GORT_KASSIST", "require", 1);
 	ASSERT_EQ(0, gort_init());
 	ASSERT_EQ(0, gort_stats(&st));

@@ -151,7 +151,11 @@ static inline void bench_vec_push(struct bench_vec *a, int64_t x)
 
 /* ---- flags (Go's flag package syntax: -name=v, -name v, --name=v) ---- */
 
-enum bench_flag_type { BF_STR, BF_INT, BF_DUR };
+enum bench_flag_type {
+	BF_STR,
+	BF_INT,
+	BF_DUR
+};
 
 struct bench_flag {
 	const char *name;

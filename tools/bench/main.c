@@ -16,20 +16,23 @@
 #include "bench.h"
 
 static const struct bench_workload workloads[] = {
-	{"spawn", "1M goroutines: parked / short-lived (2 Ps) / short-lived (1 P), fresh process each",
-	 spawn_main},
-	{"yield", "gort_yield ping between 2 goroutines on 1 P (yield.pair), and alone (yield.alone)",
-	 yield_main},
-	{"syscall", "2 CPU-bound goroutines on 2 Ps beside a goroutine in blocking syscalls",
-	 syscall_main},
+	{ "spawn",
+	  "1M goroutines: parked / short-lived (2 Ps) / short-lived (1 P), fresh process each",
+	  spawn_main },
+	{ "yield",
+	  "gort_yield ping between 2 goroutines on 1 P (yield.pair), and alone (yield.alone)",
+	  yield_main },
+	{ "syscall", "2 CPU-bound goroutines on 2 Ps beside a goroutine in blocking syscalls",
+	  syscall_main },
 };
 #define NWORKLOADS ((int)(sizeof(workloads) / sizeof(workloads[0])))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: gort-bench WORKLOAD [options]   (gort-bench WORKLOAD -h for its options)\n"
-		   "       gort-bench list\n"
-		   "workloads:");
+	fprintf(f,
+		"usage: gort-bench WORKLOAD [options]   (gort-bench WORKLOAD -h for its options)\n"
+		"       gort-bench list\n"
+		"workloads:");
 	for (int i = 0; i < NWORKLOADS; i++)
 		fprintf(f, " %s", workloads[i].name);
 	fprintf(f, "\n");
@@ -65,8 +68,9 @@ static void flags_usage(FILE *f, const char *workload, const struct bench_flag *
 {
 	fprintf(f, "usage: gort-bench %s [options]\n", workload);
 	for (int i = 0; i < nflags; i++) {
-		const char *t = flags[i].type == BF_INT ? "int" : flags[i].type == BF_DUR ? "duration"
-											     : "string";
+		const char *t = flags[i].type == BF_INT	  ? "int"
+				: flags[i].type == BF_DUR ? "duration"
+							  : "string";
 		fprintf(f, "  -%s %s\n    \t%s\n", flags[i].name, t, flags[i].help);
 	}
 }
@@ -100,7 +104,8 @@ void bench_parse_flags(int argc, char **argv, const struct bench_flag *flags, in
 		} else if (i + 1 < argc) {
 			val = argv[++i];
 		} else {
-			fprintf(stderr, "gort-bench %s: flag -%s needs a value\n", argv[0], fl->name);
+			fprintf(stderr, "gort-bench %s: flag -%s needs a value\n", argv[0],
+				fl->name);
 			goto bad;
 		}
 		switch (fl->type) {
@@ -124,7 +129,8 @@ void bench_parse_flags(int argc, char **argv, const struct bench_flag *flags, in
 			int64_t d = bench_parse_duration(val);
 
 			if (d < 0) {
-				fprintf(stderr, "gort-bench %s: -%s: bad duration '%s' (e.g. 4s, 500ms)\n",
+				fprintf(stderr,
+					"gort-bench %s: -%s: bad duration '%s' (e.g. 4s, 500ms)\n",
 					argv[0], fl->name, val);
 				goto bad;
 			}
@@ -144,8 +150,8 @@ int64_t bench_parse_duration(const char *s)
 	static const struct {
 		const char *unit;
 		double ns;
-	} units[] = {{"ns", 1}, {"us", 1e3}, {"µs", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9},
-		     {"h", 3600e9}};
+	} units[] = { { "ns", 1 },  { "us", 1e3 }, { "µs", 1e3 },  { "ms", 1e6 },
+		      { "s", 1e9 }, { "m", 60e9 }, { "h", 3600e9 } };
 	double total = 0;
 
 	if (!*s)

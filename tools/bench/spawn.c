@@ -64,8 +64,8 @@ static void stats_diag(const char *name, int64_t n)
 		   name, (long long)n, (long long)st.maxprocs, (long long)st.workers,
 		   (long long)st.goroutines, (long long)st.switches, (long long)st.steals,
 		   (long long)st.stolen_goroutines, (long long)st.global_runq_gets,
-		   (long long)st.worker_parks, (long long)st.worker_wakes, (long long)st.preempt_requests,
-		   (long long)st.stack_guard_mode);
+		   (long long)st.worker_parks, (long long)st.worker_wakes,
+		   (long long)st.preempt_requests, (long long)st.stack_guard_mode);
 }
 
 static void spawn_or_die(void (*fn)(void *), void *arg)
@@ -170,9 +170,9 @@ static int short1_main(int argc, char **argv)
 int spawn_main(int argc, char **argv)
 {
 	static const struct bench_flag flags[] = {
-		{"mode", BF_STR, &mode_arg,
-		 "parked | short | short1 | all (all = run each phase in a fresh child process)"},
-		{"n", BF_INT, &n_arg, "number of goroutines (default 1000000)"},
+		{ "mode", BF_STR, &mode_arg,
+		  "parked | short | short1 | all (all = run each phase in a fresh child process)" },
+		{ "n", BF_INT, &n_arg, "number of goroutines (default 1000000)" },
 	};
 
 	bench_parse_flags(argc, argv, flags, 2);
@@ -189,13 +189,13 @@ int spawn_main(int argc, char **argv)
 		return bench_gort_main(short1_main, argc, argv);
 	}
 	if (strcmp(mode_arg, "all") == 0) {
-		static const char *const modes[] = {"parked", "short", "short1"};
+		static const char *const modes[] = { "parked", "short", "short1" };
 		char nbuf[48];
 
 		snprintf(nbuf, sizeof(nbuf), "-n=%lld", (long long)n_arg);
 		for (int i = 0; i < 3; i++) {
 			char mbuf[32];
-			char *cargv[] = {"gort-bench", "spawn", mbuf, nbuf, NULL};
+			char *cargv[] = { "gort-bench", "spawn", mbuf, nbuf, NULL };
 
 			snprintf(mbuf, sizeof(mbuf), "-mode=%s", modes[i]);
 			if (bench_reexec(cargv) != 0) {

@@ -114,7 +114,7 @@ static void rawsleep_blocker(void *p)
 
 	bench_vec_init(&o, 1 << 14);
 	while (__atomic_load_n(&rs->stop, __ATOMIC_SEQ_CST) == 0) {
-		struct timespec ts = {0, 1000000};
+		struct timespec ts = { 0, 1000000 };
 		int64_t t = gort_now();
 
 		GORT_BLOCKING(syscall(SYS_nanosleep, &ts, NULL));
@@ -175,8 +175,10 @@ static void threads_diag(const char *name)
 				char *c = strrchr(line, ')');
 
 				/* fields after ") ": state(3) ... utime(14) stime(15) */
-				if (c && sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-						&ut, &st) != 2)
+				if (c &&
+				    sscanf(c + 2,
+					   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+					   &ut, &st) != 2)
 					ut = st = 0;
 			}
 			fclose(f);
@@ -219,8 +221,7 @@ static void run(const char *mode, int64_t dur)
 		gort_go(worker, &wa[w]);
 	}
 	wd_mode = mode;
-	__atomic_store_n(&wd_deadline, bench_mono_ns() + 3 * dur + 20000000000LL,
-			 __ATOMIC_RELEASE);
+	__atomic_store_n(&wd_deadline, bench_mono_ns() + 3 * dur + 20000000000LL, __ATOMIC_RELEASE);
 	if (strcmp(mode, "rawsleep") == 0) {
 		gort_wg_add(&rs.bwg, 1);
 		gort_go(rawsleep_blocker, &rs);
@@ -274,7 +275,7 @@ static void run(const char *mode, int64_t dur)
 
 static bool mode_ok(const char *m, size_t len)
 {
-	static const char *const known[] = {"none", "gosleep", "rawsleep", "pipe"};
+	static const char *const known[] = { "none", "gosleep", "rawsleep", "pipe" };
 
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (strlen(known[i]) == len && strncmp(known[i], m, len) == 0)
@@ -295,7 +296,8 @@ static int syscall_body(int argc, char **argv)
 		if (len > 0) {
 			snprintf(mode, sizeof(mode), "%.*s", (int)len, s);
 			if (strcmp(mode, "gosleep") == 0 || strcmp(mode, "pipe") == 0)
-				fprintf(stderr, "# mode %s skipped: needs timers (issue #4)\n", mode);
+				fprintf(stderr, "# mode %s skipped: needs timers (issue #4)\n",
+					mode);
 			else
 				run(mode, dur_arg);
 		}
@@ -309,10 +311,10 @@ static int syscall_body(int argc, char **argv)
 int syscall_main(int argc, char **argv)
 {
 	static const struct bench_flag flags[] = {
-		{"d", BF_DUR, &dur_arg, "duration per mode (default 4s)"},
-		{"modes", BF_STR, &modes_arg,
-		 "comma-separated modes (default none,gosleep,rawsleep,pipe; gosleep and pipe "
-		 "need timers and are skipped)"},
+		{ "d", BF_DUR, &dur_arg, "duration per mode (default 4s)" },
+		{ "modes", BF_STR, &modes_arg,
+		  "comma-separated modes (default none,gosleep,rawsleep,pipe; gosleep and pipe "
+		  "need timers and are skipped)" },
 	};
 	pthread_t t;
 

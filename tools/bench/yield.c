@@ -47,7 +47,7 @@ static void body(void *p)
 static int64_t run(int nspawn, int64_t iters)
 {
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
-	struct body_arg a = {iters, &wg};
+	struct body_arg a = { iters, &wg };
 	int64_t t0;
 
 	gort_wg_add(&wg, nspawn);
@@ -86,7 +86,8 @@ static int yield_body(int argc, char **argv)
 int yield_main(int argc, char **argv)
 {
 	static const struct bench_flag flags[] = {
-		{"iters", BF_INT, &iters_arg, "gort_yield calls per goroutine (default 10000000)"},
+		{ "iters", BF_INT, &iters_arg,
+		  "gort_yield calls per goroutine (default 10000000)" },
 	};
 
 	bench_parse_flags(argc, argv, flags, 1);

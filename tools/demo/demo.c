@@ -53,8 +53,8 @@ static int demo(int argc, char **argv)
 	struct gort_stats before, after;
 	int64_t t0, t1, t2, t3;
 	long hwm0, hwm1, expect;
-	const char *guards[] = {"MADV_GUARD_INSTALL guard pages", "mprotect guard pages",
-				"canaries"};
+	const char *guards[] = { "MADV_GUARD_INSTALL guard pages", "mprotect guard pages",
+				 "canaries" };
 
 	(void)argc;
 	(void)argv;
@@ -62,8 +62,9 @@ static int demo(int argc, char **argv)
 	printf("gort %s: %lld procs, goroutine stacks guarded by %s\n", gort_version(),
 	       (long long)before.maxprocs, guards[before.stack_guard_mode]);
 	printf("kernel assist: %s\n",
-	       before.kassist ? "gort.ko present (ABI checked); the scheduler does not use it yet"
-			      : "not available (no /dev/gort): futex parking and the sysmon thread");
+	       before.kassist
+		       ? "gort.ko present (ABI checked); the scheduler does not use it yet"
+		       : "not available (no /dev/gort): futex parking and the sysmon thread");
 
 	hwm0 = status_kib("VmHWM");
 	gort_wg_add(&start, 1);
@@ -73,7 +74,8 @@ static int demo(int argc, char **argv)
 		int64_t id = gort_go(worker, (void *)(intptr_t)i);
 
 		if (id < 0) {
-			fprintf(stderr, "gort_go failed after %ld goroutines: %s\n", i, gort_errmsg());
+			fprintf(stderr, "gort_go failed after %ld goroutines: %s\n", i,
+				gort_errmsg());
 			return 1;
 		}
 	}
@@ -98,7 +100,8 @@ static int demo(int argc, char **argv)
 	gort_stats(&after);
 	printf("work per proc (goroutine runs):");
 	for (int i = 0; i < after.maxprocs && i < 64; i++)
-		printf(" P%d=%lld", i, (long long)(after.per_proc_runs[i] - before.per_proc_runs[i]));
+		printf(" P%d=%lld", i,
+		       (long long)(after.per_proc_runs[i] - before.per_proc_runs[i]));
 	printf("\nscheduler: %lld switches, %lld steals (%lld goroutines stolen), %lld worker "
 	       "threads, %lld worker sleeps\n",
 	       (long long)(after.switches - before.switches),
