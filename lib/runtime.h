@@ -157,7 +157,8 @@ struct worker {
 	int id;
 	pid_t tid;
 	pthread_t thread;
-	uint64_t rand; /* xorshift state for steal victims and select */
+	uint64_t rand;	/* xorshift state for steal victims and select */
+	int *errno_ptr; /* this thread's errno (its address never changes) */
 
 	/* The pending after-switch action (see finish_switch). */
 	enum switch_action sw_action;

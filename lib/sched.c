@@ -311,7 +311,7 @@ static inline void ctx_switch(struct worker *w, struct goroutine *from, struct g
 }
 
 /* Runs in the context switched to: completes what the switch left pending. */
-static void finish_switch(void)
+static inline __attribute__((always_inline)) void finish_switch(void)
 {
 	struct worker *w = this_worker();
 	struct goroutine *prev = w->sw_prev;
@@ -363,10 +363,11 @@ static void finish_switch(void)
 		break;
 	}
 	if (w->curg)
-		errno = w->curg->saved_errno;
+		*w->errno_ptr = w->curg->saved_errno;
 }
 
-static inline void prepare_run(struct worker *w, struct goroutine *g, bool inherit)
+static inline __attribute__((always_inline)) void prepare_run(struct worker *w, struct goroutine *g,
+							      bool inherit)
 {
 	struct proc *p = w->proc;
 
@@ -381,7 +382,8 @@ static inline void prepare_run(struct worker *w, struct goroutine *g, bool inher
 }
 
 /* Next goroutine from p's own queues; the global queue 1 time in 61. */
-static struct goroutine *find_local(struct proc *p, bool *inherit)
+static inline __attribute__((always_inline)) struct goroutine *find_local(struct proc *p,
+									  bool *inherit)
 {
 	struct goroutine *g;
 
@@ -414,11 +416,12 @@ static void record_sp(struct goroutine *g)
 /*
  * Switches the running goroutine out with an after-switch action. Returns
  * when it runs again (possibly on another worker). SW_YIELD returns at once
- * when nothing else is runnable.
+ * when nothing else is runnable. w is the caller's this_worker(); it is stale
+ * once the switch returns, so nothing here uses it afterwards.
  */
-static void sched_switch(enum switch_action act, void (*unlock)(void *), void *arg)
+static void sched_switch(struct worker *w, enum switch_action act, void (*unlock)(void *),
+			 void *arg)
 {
-	struct worker *w = this_worker();
 	struct goroutine *g = w->curg;
 	struct goroutine *next = NULL;
 	bool inherit = false;
@@ -446,7 +449,7 @@ static void sched_switch(enum switch_action act, void (*unlock)(void *), void *a
 		/* Preempted with nothing else to run anywhere: keep running. */
 		return;
 	}
-	g->saved_errno = errno;
+	g->saved_errno = *w->errno_ptr;
 	record_sp(g);
 	w->sw_action = act;
 	w->sw_prev = g;
@@ -485,7 +488,7 @@ void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 	g->wait_since = nanotime();
 	__atomic_store_n(&g->status, G_WAITING, __ATOMIC_RELEASE);
 	GORT_PROBE2(goroutine__park, g->id, reason);
-	sched_switch(SW_PARK, unlock, arg);
+	sched_switch(this_worker(), SW_PARK, unlock, arg);
 	g = this_goroutine();
 	g->wait_reason = WAIT_NONE;
 }
@@ -525,7 +528,7 @@ void gort_yield(void)
 		sched_switch_to_g0(SW_GLOBAL);
 		return;
 	}
-	sched_switch(SW_YIELD, NULL, NULL);
+	sched_switch(w, SW_YIELD, NULL, NULL);
 }
 
 void sched_safe_point(void)
@@ -544,7 +547,7 @@ void sched_safe_point(void)
 		if (g->locked_worker)
 			sched_switch_to_g0(SW_GLOBAL);
 		else
-			sched_switch(SW_GLOBAL, NULL, NULL);
+			sched_switch(w, SW_GLOBAL, NULL, NULL);
 	} else if (stw_pending_for(w)) {
 		gort_yield();
 	}
@@ -761,6 +764,9 @@ static void *worker_main(void *arg)
 
 	tls_worker = w;
 	w->tid = gettid();
+	/* A thread's errno never moves: switches save and restore it here
+	 * without a call into libc. */
+	w->errno_ptr = &errno;
 	/* Threads inherit their creator's name (e.g. gort-sysmon's). */
 	prctl(PR_SET_NAME, "gort-worker");
 	worker_altstack_init(w);
@@ -785,7 +791,7 @@ __attribute__((noreturn)) void goroutine_exit(void)
 	}
 	__atomic_sub_fetch(&sched.ngoroutines, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&g->status, G_DEAD, __ATOMIC_RELEASE);
-	sched_switch(SW_EXIT, NULL, NULL);
+	sched_switch(w, SW_EXIT, NULL, NULL);
 	gort_fatal("dead goroutine %lld resumed", (long long)g->id);
 }
 

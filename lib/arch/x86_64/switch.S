@@ -51,9 +51,19 @@
 gort_ctx_switch:
 	.cfi_startproc
 	SAVE_CONTEXT
+	/* Our control words, read back at the widths they were stored (an
+	 * 8-byte load over both stores would stall store forwarding). */
+	movzwl	(%rsp), %eax
+	movl	4(%rsp), %edx
 	movq	%rsi, %rsp		/* now on the other stack */
-	fldcw	(%rsp)
-	ldmxcsr	4(%rsp)
+	/* ldmxcsr and fldcw are slow; the control words almost never differ
+	 * between goroutines, so load them only when they do. */
+	cmpw	(%rsp), %ax
+	jne	2f
+	cmpl	4(%rsp), %edx
+	jne	2f
+	.cfi_remember_state
+1:
 	addq	$8, %rsp
 	.cfi_adjust_cfa_offset -8
 	popq	%r15
@@ -75,6 +85,10 @@ gort_ctx_switch:
 	.cfi_adjust_cfa_offset -8
 	.cfi_restore %rbp
 	ret
+	.cfi_restore_state
+2:	fldcw	(%rsp)
+	ldmxcsr	4(%rsp)
+	jmp	1b
 	.cfi_endproc
 	.size	gort_ctx_switch, .-gort_ctx_switch
 
