@@ -59,10 +59,9 @@ enum wait_reason {
 	WAIT_SLEEP,
 	WAIT_IO,
 	WAIT_STW,
-	WAIT_LOCKED_THREAD,
-	WAIT_TEST,
 	WAIT__COUNT,
 };
+/* Go-style names ("chan receive", ...) for dumps and tools. */
 extern const char *const wait_reason_names[WAIT__COUNT];
 
 struct worker;
@@ -207,8 +206,7 @@ struct sched {
 	int kassist_fd;
 
 	/* statistics (relaxed atomics) */
-	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw,
-		n_switches;
+	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw;
 };
 
 extern struct sched sched;
@@ -287,7 +285,6 @@ struct runtime_config {
 	int schedtrace_ms;
 	int kassist; /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
-	bool panicclosed;
 	int64_t idle_spin_ns; /* how long a spinning worker polls before sleeping */
 };
 extern struct runtime_config config;

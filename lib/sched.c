@@ -38,6 +38,19 @@ struct sched sched = {
 	.kassist_fd = -1,
 };
 
+const char *const wait_reason_names[WAIT__COUNT] = {
+	[WAIT_NONE] = "",
+	[WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+	[WAIT_CHAN_SEND] = "chan send",
+	[WAIT_CHAN_RECV] = "chan receive",
+	[WAIT_SELECT] = "select",
+	[WAIT_MUTEX] = "sync.Mutex.Lock",
+	[WAIT_COND] = "sync.Cond.Wait",
+	[WAIT_SLEEP] = "sleep",
+	[WAIT_IO] = "IO wait",
+	[WAIT_STW] = "stop-the-world turn",
+};
+
 static __thread struct worker *tls_worker;
 
 /* noinline + an opaque asm: the compiler can neither inline this nor prove
