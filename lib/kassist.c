@@ -23,6 +23,8 @@ int kassist_open(void)
 	if (config.kassist == 0)
 		return 0;
 	fd = open(GORT_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0 && config.kassist == 1)
+		return GORT_ENOTSUP; /* auto: run without it; nothing failed */
 	if (fd < 0) {
 		set_errmsg("gort_init: GORT_KASSIST=require but %s cannot be opened: %s "
 			   "(load gort.ko: make load)",

@@ -150,10 +150,8 @@ static void procresize(int n)
 		/* The caller's proc goes away: it moves to proc 0 (stopped). */
 		struct proc *p0 = sched.allp[0];
 
-		__atomic_store_n(&own->worker, NULL, __ATOMIC_RELEASE);
-		w->proc = p0;
-		__atomic_store_n(&p0->worker, w, __ATOMIC_RELEASE);
-		__atomic_store_n(&p0->status, P_RUNNING, __ATOMIC_RELEASE);
+		release_proc(w);
+		acquire_proc(w, p0);
 		__atomic_store_n(&sched.stw_owner, p0, __ATOMIC_RELEASE);
 	}
 	__atomic_store_n(&sched.maxprocs, n, __ATOMIC_RELEASE);

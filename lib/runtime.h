@@ -81,7 +81,6 @@ struct goroutine {
 	bool preempt; /* sysmon asks it to yield at its next runtime call */
 	bool in_syscall;
 	int64_t wait_since; /* monotonic ns when parked */
-	int64_t run_since;  /* monotonic ns when last scheduled */
 	void (*fn)(void *);
 	void *arg;
 	const char *name;
@@ -92,11 +91,10 @@ struct goroutine {
 	struct cds_wfcq_node gq_node; /* global run queue */
 	struct proc *syscall_proc;    /* the proc held on syscall entry */
 	void *syscall_sp;	      /* sp inside gort_syscall_enter, registers spilled above it */
-	uint32_t syscall_tick;
-	char *errmsg;	       /* gort_errmsg() of this goroutine, malloc'd on first use */
-	void *lowest_sp;       /* lowest sp seen at a switch (stack trimming) */
-	void *asan_fake_stack; /* ASan: fake stack saved at the switch */
-	void *tsan_fiber;      /* TSan: this goroutine's fiber */
+	char *errmsg;		      /* gort_errmsg() of this goroutine, malloc'd on first use */
+	void *lowest_sp;	      /* lowest sp seen at a switch (stack trimming) */
+	void *asan_fake_stack;	      /* ASan: fake stack saved at the switch */
+	void *tsan_fiber;	      /* TSan: this goroutine's fiber */
 };
 
 /* A bounded single-producer, multi-consumer ring (Go's runq). Only the owning
@@ -150,7 +148,6 @@ struct worker {
 	struct worker *all_next; /* list of all workers (never freed) */
 	struct note park;	 /* sleep here when idle */
 	bool spinning;
-	bool is_sysmon_spare;
 	struct goroutine *locked_g;  /* goroutine wired to this thread */
 	struct goroutine *pending_g; /* picked by a direct switch, to be run by g0 */
 	int id;
@@ -236,6 +233,9 @@ void sched_wakep(void);
 void handoff_proc(struct proc *p);
 void startm_proc(struct proc *p);
 struct proc *proc_idle_get(void);
+/* w takes / gives up p (p's status becomes running / is left to the caller). */
+void acquire_proc(struct worker *w, struct proc *p);
+struct proc *release_proc(struct worker *w);
 int64_t nanotime(void);
 uint64_t fastrand(void);
 void set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

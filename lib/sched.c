@@ -102,14 +102,14 @@ static inline bool stw_pending_for(struct worker *w)
 
 /* ---- procs and workers ---- */
 
-static void acquire_proc(struct worker *w, struct proc *p)
+void acquire_proc(struct worker *w, struct proc *p)
 {
 	w->proc = p;
 	__atomic_store_n(&p->worker, w, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->status, P_RUNNING, __ATOMIC_RELEASE);
 }
 
-static struct proc *release_proc(struct worker *w)
+struct proc *release_proc(struct worker *w)
 {
 	struct proc *p = w->proc;
 

@@ -65,8 +65,7 @@ void gort_syscall_exit(void)
 	w->proc = NULL;
 	p = proc_idle_get();
 	if (p) {
-		w->proc = p;
-		__atomic_store_n(&p->worker, w, __ATOMIC_RELEASE);
+		acquire_proc(w, p);
 		__atomic_store_n(&g->status, G_RUNNING, __ATOMIC_RELAXED);
 		GORT_PROBE2(syscall__exit, g->id, 1);
 		errno = saved_errno;
