@@ -2,7 +2,8 @@
 /*
  * Runtime configuration from the environment:
  *   GORT_MAXPROCS=N            procs (default: CPUs in the affinity mask)
- *   GORTDEBUG=k=v,k=v          schedtrace=MS, idlespin=US (default 50)
+ *   GORTDEBUG=k=v,k=v          schedtrace=MS, idlespin=US (default 50),
+ *                              panicclosed=1 (abort on send to / close of a closed channel)
  *   GORT_KASSIST=auto|off|require
  *   GORT_STACK_SIZE=BYTES      default goroutine stack (16 KiB..1 GiB)
  */
@@ -53,6 +54,8 @@ static void parse_gortdebug(const char *s)
 			config.schedtrace_ms = v > 0 ? (int)v : 0;
 		else if (strcmp(kv, "idlespin") == 0)
 			config.idle_spin_ns = v >= 0 ? v * 1000 : 0;
+		else if (strcmp(kv, "panicclosed") == 0)
+			config.panic_closed = v != 0;
 		else
 			fprintf(stderr, "gort: GORTDEBUG: unknown setting '%s' ignored\n", kv);
 	}

@@ -24,7 +24,12 @@
 	X(syscall__exit)     \
 	X(syscall__handoff)  \
 	X(stw__start)        \
-	X(stw__done)
+	X(stw__done)         \
+	X(chan__block)       \
+	X(chan__unblock)     \
+	X(select__block)     \
+	X(mutex__contend)    \
+	X(timer__fire)
 
 #define GORT_PROBE_SEM_DECL(name) extern unsigned short gort_##name##_semaphore;
 GORT_PROBE_LIST(GORT_PROBE_SEM_DECL)

@@ -53,9 +53,15 @@ enum wait_reason {
 	WAIT_WAITGROUP,
 	WAIT_CHAN_SEND,
 	WAIT_CHAN_RECV,
+	WAIT_CHAN_SEND_NIL,
+	WAIT_CHAN_RECV_NIL,
 	WAIT_SELECT,
+	WAIT_SELECT_NO_CASES,
 	WAIT_MUTEX,
+	WAIT_RWMUTEX_RLOCK,
+	WAIT_RWMUTEX_LOCK,
 	WAIT_COND,
+	WAIT_SEMA,
 	WAIT_SLEEP,
 	WAIT_IO,
 	WAIT_STW,
@@ -286,6 +292,7 @@ struct runtime_config {
 	int kassist; /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
 	int64_t idle_spin_ns; /* how long a spinning worker polls before sleeping */
+	bool panic_closed;    /* GORTDEBUG=panicclosed=1: closed-channel misuse aborts */
 };
 extern struct runtime_config config;
 void config_load(void);

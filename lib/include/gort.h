@@ -24,6 +24,7 @@
 #ifndef GORT_H
 #define GORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -243,6 +244,407 @@ enum {
  * the world stopped for a consistent view. */
 int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *v, void *arg),
 				void *arg);
+
+/* ===================================================================== */
+/* Time                                                                  */
+/* ===================================================================== */
+
+/* Durations and instants are int64_t nanoseconds; instants are gort_now() values. */
+#define GORT_NANOSECOND  ((int64_t)1)
+#define GORT_MICROSECOND ((int64_t)1000)
+#define GORT_MILLISECOND ((int64_t)1000000)
+#define GORT_SECOND	 ((int64_t)1000000000)
+/* A deadline that never comes. */
+#define GORT_FOREVER INT64_MAX
+
+/*
+ * Parks the calling goroutine for at least ns nanoseconds (a foreign thread
+ * sleeps in the kernel). ns <= 0 returns at once (a preemption point).
+ * Returns 0. Like time.Sleep.
+ */
+int gort_sleep(int64_t ns);
+
+/*
+ * Timers, as Go's time.Timer with Go 1.23's guarantees:
+ * - gort_timer_new(d): after d ns the timer sends the fire time (an int64_t,
+ *   a gort_now() value) on its channel, gort_timer_chan(), of capacity 1.
+ * - gort_after_func(d, fn, arg): after d ns, fn(arg) runs in a new goroutine.
+ * - gort_timer_stop(t): returns true when the call stopped the timer before it
+ *   fired, false when it had already fired or been stopped. After it returns
+ *   no value sent by the stopped firing is received from the channel.
+ * - gort_timer_reset(t, d): re-arms the timer to fire d ns from now; returns
+ *   true when it was active. As with stop, a receive after reset never sees a
+ *   value from before it. For an after_func timer whose fn has started, reset
+ *   schedules another run.
+ * - gort_timer_free(t): stops and frees the timer (and its channel: nobody may
+ *   be using it). NULL is ignored.
+ * Errors: gort_timer_new/gort_after_func return NULL with gort_errmsg() set
+ * when out of memory (GORT_ENOMEM) or fn is NULL (GORT_EINVAL). All calls are
+ * thread-safe; fn runs on a goroutine, never on a scheduler or foreign thread.
+ */
+typedef struct gort_timer gort_timer;
+typedef struct gort_chan gort_chan;
+gort_timer *gort_timer_new(int64_t d);
+gort_timer *gort_after_func(int64_t d, void (*fn)(void *arg), void *arg);
+gort_chan *gort_timer_chan(gort_timer *t); /* NULL for after_func timers */
+bool gort_timer_stop(gort_timer *t);
+bool gort_timer_reset(gort_timer *t, int64_t d);
+void gort_timer_free(gort_timer *t);
+
+/*
+ * Like time.After(d): a channel that receives the fire time (int64_t) once,
+ * d ns from now. The caller owns a reference and drops it with
+ * gort_chan_free(); the timer holds its own until it fires, so freeing early
+ * is safe. NULL when out of memory.
+ */
+gort_chan *gort_after(int64_t d);
+
+/*
+ * Tickers, as Go's time.Ticker: the channel (capacity 1) receives the tick
+ * time every period ns; ticks a slow receiver misses are dropped. period
+ * must be > 0 (else NULL, GORT_EINVAL). reset changes the period (returns
+ * GORT_EINVAL for period <= 0); stop stops it (no tick sent before the stop is
+ * received afterwards); free stops and frees it.
+ */
+typedef struct gort_ticker gort_ticker;
+gort_ticker *gort_ticker_new(int64_t period);
+gort_chan *gort_ticker_chan(gort_ticker *t);
+int gort_ticker_reset(gort_ticker *t, int64_t period);
+void gort_ticker_stop(gort_ticker *t);
+void gort_ticker_free(gort_ticker *t);
+
+/* ===================================================================== */
+/* Channels and select                                                   */
+/* ===================================================================== */
+
+/*
+ * Channels, as Go's chan. Elements are copied by value (elem_size bytes).
+ *
+ * gort_chan_make: capacity 0 makes an unbuffered (synchronous) channel.
+ *   Returns NULL with gort_errmsg() set for elem_size > 65536 or a buffer
+ *   larger than 1 GiB (GORT_EINVAL), or out of memory (GORT_ENOMEM).
+ *   elem_size 0 is allowed (a signal channel; elem pointers may be NULL).
+ * gort_chan_free: drops the creator's reference. The channel must not be in
+ *   use by anyone but runtime objects that hold their own reference (timers,
+ *   contexts). NULL is ignored.
+ * gort_chan_send: blocks until a receiver takes the value or it is buffered.
+ *   Returns 0, or GORT_ECLOSED when the channel is (or gets) closed, in which
+ *   case nothing was sent (Go panics here; GORTDEBUG=panicclosed=1 aborts
+ *   with a message instead of returning). A sender that finds a waiting
+ *   receiver copies straight into the receiver's slot.
+ * gort_chan_recv: blocks until a value arrives and stores it in *elem (elem
+ *   may be NULL to discard it); returns true. Once the channel is closed and
+ *   drained it returns false at once and zeroes *elem: Go's "v, ok := <-ch".
+ * gort_chan_try_send / gort_chan_try_recv: never block. try_send returns 0,
+ *   GORT_EAGAIN (would block) or GORT_ECLOSED; try_recv returns 1 (a value),
+ *   0 (closed and drained, *elem zeroed) or GORT_EAGAIN.
+ * gort_chan_close: wakes every blocked receiver (they get false) and sender
+ *   (they get GORT_ECLOSED). Returns 0, GORT_ECLOSED when already closed, or
+ *   GORT_EINVAL for NULL.
+ * A NULL channel behaves as Go's nil channel: send and receive block forever.
+ * All operations are thread-safe and work from foreign threads (which block
+ * in the kernel).
+ */
+gort_chan *gort_chan_make(size_t elem_size, size_t cap);
+void gort_chan_free(gort_chan *ch);
+int gort_chan_send(gort_chan *ch, const void *elem);
+bool gort_chan_recv(gort_chan *ch, void *elem);
+int gort_chan_try_send(gort_chan *ch, const void *elem);
+int gort_chan_try_recv(gort_chan *ch, void *elem);
+int gort_chan_close(gort_chan *ch);
+size_t gort_chan_len(const gort_chan *ch);
+size_t gort_chan_cap(const gort_chan *ch);
+size_t gort_chan_elem_size(const gort_chan *ch);
+
+/*
+ * select. Each case names a channel, a direction and an element:
+ *   GORT_SEND: elem points at the value to send;
+ *   GORT_RECV: elem receives the value (may be NULL); ok is set to false
+ *              when the case fired because the channel is closed.
+ * A case with a NULL channel never fires. gort_select() waits until one case
+ * can proceed, performs it, and returns its index. When several are ready,
+ * one is chosen uniformly at random. deadline is an instant (gort_now() base):
+ *   GORT_SELECT_DEFAULT (0): do not block; return GORT_EAGAIN if no case is
+ *                            ready (Go's default case);
+ *   GORT_FOREVER:            block until a case fires;
+ *   otherwise:               block until then, then return GORT_ETIMEDOUT.
+ * A send case on a closed channel fires with ok = false (Go panics; with
+ * GORTDEBUG=panicclosed=1 gort aborts). Returns GORT_EINVAL for n > 65536,
+ * a NULL cases with n > 0, or a bad dir. Channel locks are taken in address
+ * order, so concurrent selects over overlapping sets never deadlock.
+ */
+enum { GORT_SEND = 1, GORT_RECV = 2 };
+#define GORT_SELECT_DEFAULT ((int64_t)0)
+struct gort_select_case {
+	gort_chan *chan;
+	int dir;    /* GORT_SEND or GORT_RECV */
+	bool ok;    /* out */
+	void *elem; /* in (send) or out (recv) */
+};
+int gort_select(struct gort_select_case *cases, int n, int64_t deadline);
+
+/*
+ * Typed channels: a thin, zero-cost layer that checks element types at
+ * compile time (GNU C).
+ *
+ *   GORT_CHAN_TYPE(int_chan, int);        // typedef struct { ... } int_chan;
+ *   int_chan c = gort_make(int_chan, 16); // c.ch == NULL on failure
+ *   gort_send(c, 42);                     // value converted to int
+ *   int v; bool ok = gort_recv(c, &v);    // &v must be int *
+ *   gort_close(c); gort_free(c);
+ *
+ * gort_case_send(c, ptr) / gort_case_recv(c, ptr) build select cases with
+ * the same pointer check.
+ */
+#define GORT_CHAN_TYPE(name, T)         \
+	typedef struct name {           \
+		gort_chan *ch;          \
+		T elem_type_[0];        \
+	} name
+#define gort_chan_elem_t(c) __typeof__((c).elem_type_[0])
+#define gort_make(type, cap) \
+	((type){ .ch = gort_chan_make(sizeof(((type *)0)->elem_type_[0]), (cap)) })
+#define gort_send(c, v)                                          \
+	__extension__({                                          \
+		gort_chan_elem_t(c) gort_send_v_ = (v);          \
+		gort_chan_send((c).ch, &gort_send_v_);           \
+	})
+#define gort_recv(c, p)                                          \
+	__extension__({                                          \
+		gort_chan_elem_t(c) *gort_recv_p_ = (p);         \
+		gort_chan_recv((c).ch, gort_recv_p_);            \
+	})
+#define gort_try_send(c, v)                                      \
+	__extension__({                                          \
+		gort_chan_elem_t(c) gort_send_v_ = (v);          \
+		gort_chan_try_send((c).ch, &gort_send_v_);       \
+	})
+#define gort_try_recv(c, p)                                      \
+	__extension__({                                          \
+		gort_chan_elem_t(c) *gort_recv_p_ = (p);         \
+		gort_chan_try_recv((c).ch, gort_recv_p_);        \
+	})
+#define gort_close(c) gort_chan_close((c).ch)
+#define gort_free(c)  gort_chan_free((c).ch)
+#define gort_len(c)   gort_chan_len((c).ch)
+#define gort_cap(c)   gort_chan_cap((c).ch)
+#define gort_case_send(c, p)                                                         \
+	((struct gort_select_case){ .chan = (c).ch, .dir = GORT_SEND,                 \
+				    .elem = (void *)(const gort_chan_elem_t(c) *){ (p) } })
+#define gort_case_recv(c, p)                                                 \
+	((struct gort_select_case){ .chan = (c).ch, .dir = GORT_RECV,         \
+				    .elem = (gort_chan_elem_t(c) *){ (p) } })
+
+/* ===================================================================== */
+/* Errors                                                                */
+/* ===================================================================== */
+
+/*
+ * Error values, as Go's error interface with errors.Is/As/Unwrap and
+ * fmt.Errorf("...: %w"). A gort_error is immutable and reference counted:
+ * constructors return a new reference (NULL only when out of memory, in
+ * which case gort_error_oom, a static error, is what they return instead, so
+ * the result is never NULL); gort_error_ref() adds one and gort_error_free()
+ * drops one (NULL and static errors are ignored). A wrapping error holds a
+ * reference to its cause.
+ *
+ * Each error has a kind (its "type", for gort_error_as), a code (a GORT_E*
+ * or any int the kind defines; 0 for none), a message and an optional cause.
+ * gort_error_string() formats the chain as Go's %v does: "msg: cause-msg:
+ * ...", or through the kind's format callback.
+ */
+typedef struct gort_error gort_error;
+struct gort_error_kind {
+	const char *name; /* e.g. "CustomError" */
+	/* Optional: formats e (without its cause unless it chooses to show it)
+	 * into buf like snprintf; NULL = the message. */
+	int (*format)(const gort_error *e, char *buf, size_t size);
+	/* Optional: frees the kind's data when the last reference goes. */
+	void (*free_data)(void *data);
+};
+extern const struct gort_error_kind gort_error_kind_basic;	 /* gort_error_new/wrap */
+extern const struct gort_error_kind gort_error_kind_system; /* gort_error_errno */
+
+gort_error *gort_error_new(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Wraps cause (takes a new reference to it) with a formatted message; the code is
+ * cause's. Like fmt.Errorf("msg: %w", cause). */
+gort_error *gort_error_wrap(gort_error *cause, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A system error: code -errnum, message "CONTEXT: strerror(errnum)". */
+gort_error *gort_error_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error of a user-defined kind carrying data (freed by kind->free_data). */
+gort_error *gort_error_new_kind(const struct gort_error_kind *kind, int code, void *data,
+				gort_error *cause, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+gort_error *gort_error_ref(gort_error *e);
+void gort_error_free(gort_error *e);
+
+int gort_error_code(const gort_error *e);	    /* 0 for NULL */
+const char *gort_error_msg(const gort_error *e);    /* own message, "" for NULL */
+void *gort_error_data(const gort_error *e);	    /* the kind's data */
+const struct gort_error_kind *gort_error_kind(const gort_error *e);
+gort_error *gort_error_unwrap(const gort_error *e); /* borrowed; NULL at the end */
+/* errors.Is: true when target is e or in e's chain (by identity). */
+bool gort_error_is(const gort_error *e, const gort_error *target);
+/* true when an error in e's chain has this code. */
+bool gort_error_is_code(const gort_error *e, int code);
+/* errors.As: the first error in e's chain of this kind (borrowed), or NULL. */
+gort_error *gort_error_as(const gort_error *e, const struct gort_error_kind *kind);
+/* Formats the chain into buf like snprintf (returns the full length). */
+int gort_error_format(const gort_error *e, char *buf, size_t size);
+/* The formatted chain, malloc'd (free() it); NULL when out of memory. "<nil>" for NULL. */
+char *gort_error_string(const gort_error *e);
+
+/* Static errors (never freed): */
+extern gort_error *const gort_error_canceled;	      /* "context canceled", GORT_ECANCELED */
+extern gort_error *const gort_error_deadline_exceeded; /* "context deadline exceeded", GORT_ETIMEDOUT */
+extern gort_error *const gort_error_oom;	      /* "out of memory", GORT_ENOMEM */
+
+/* ===================================================================== */
+/* Context                                                               */
+/* ===================================================================== */
+
+/*
+ * Contexts, as Go's context package. A context is reference counted: each
+ * with_* constructor returns a new context holding a reference to its parent;
+ * gort_ctx_free() cancels the context (as Go's cancel func does, which Go
+ * code must always call) and drops the caller's reference. Cancelling a
+ * context cancels every descendant, closes its done channel, stops its timer
+ * and unlinks it from its parent, so its resources are released at once.
+ *
+ * gort_ctx_background(): the root; never cancelled, never freed; done is NULL
+ *   (a nil channel: a select case on it never fires).
+ * gort_ctx_with_cancel/deadline/timeout/value: NULL with gort_errmsg() when
+ *   out of memory or parent is NULL (GORT_EINVAL). A deadline in the past
+ *   gives an already-cancelled context (err = deadline exceeded).
+ * gort_ctx_cancel(ctx): cancels with gort_error_canceled; idempotent.
+ * gort_ctx_done(ctx): a channel closed on cancellation (the context owns it).
+ * gort_ctx_err(ctx): NULL while live, then gort_error_canceled or
+ *   gort_error_deadline_exceeded (static, never freed).
+ * gort_ctx_value(ctx, key): the value of the nearest with_value ancestor
+ *   with this key (compared by address), or NULL.
+ * gort_ctx_deadline(ctx): the earliest deadline on the chain, or GORT_FOREVER.
+ * All thread-safe.
+ */
+typedef struct gort_ctx gort_ctx;
+gort_ctx *gort_ctx_background(void);
+gort_ctx *gort_ctx_with_cancel(gort_ctx *parent);
+gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline);
+gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t timeout);
+gort_ctx *gort_ctx_with_value(gort_ctx *parent, const void *key, void *value);
+void gort_ctx_cancel(gort_ctx *ctx);
+void gort_ctx_free(gort_ctx *ctx);
+gort_chan *gort_ctx_done(gort_ctx *ctx);
+gort_error *gort_ctx_err(gort_ctx *ctx);
+void *gort_ctx_value(gort_ctx *ctx, const void *key);
+int64_t gort_ctx_deadline(gort_ctx *ctx);
+
+/* ===================================================================== */
+/* sync                                                                  */
+/* ===================================================================== */
+
+/*
+ * The sync types are plain structs: zero-initialise them (or use the _INIT
+ * macro) and do not copy them after first use. Every blocking call parks
+ * the goroutine (a foreign thread blocks in the kernel). All are thread-safe.
+ */
+
+/*
+ * Mutex, as Go's sync.Mutex: spins briefly, then parks; after a waiter has
+ * waited 1 ms the mutex enters starvation mode and is handed directly to
+ * waiters in FIFO order until the queue drains. Unlocking an unlocked mutex
+ * is a fatal error (as in Go). trylock returns true when it took the lock.
+ */
+typedef struct gort_mutex {
+	int32_t state_;
+	uint32_t sema_;
+	uint32_t lock_;
+	void *waiters_;
+	void *waiters_tail_;
+} gort_mutex;
+#define GORT_MUTEX_INIT { 0, 0, 0, NULL, NULL }
+void gort_mutex_lock(gort_mutex *m);
+bool gort_mutex_trylock(gort_mutex *m);
+void gort_mutex_unlock(gort_mutex *m);
+
+/*
+ * RWMutex, as Go's sync.RWMutex: any number of readers or one writer; a
+ * blocked writer stops new readers from entering (so writers are not
+ * starved, and a reader must not recursively rlock). Unlocking what is not
+ * locked is a fatal error.
+ */
+typedef struct gort_rwmutex {
+	gort_mutex w_;
+	int32_t reader_count_;
+	int32_t reader_wait_;
+	uint32_t lock_;
+	void *writer_;
+	void *readers_;
+} gort_rwmutex;
+#define GORT_RWMUTEX_INIT { GORT_MUTEX_INIT, 0, 0, 0, NULL, NULL }
+void gort_rwmutex_rlock(gort_rwmutex *rw);
+bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
+void gort_rwmutex_runlock(gort_rwmutex *rw);
+void gort_rwmutex_lock(gort_rwmutex *rw);
+bool gort_rwmutex_trylock(gort_rwmutex *rw);
+void gort_rwmutex_unlock(gort_rwmutex *rw);
+
+/* Once, as Go's sync.Once: fn(arg) runs exactly once; every caller returns
+ * after it has completed. */
+typedef struct gort_once {
+	uint32_t done_;
+	gort_mutex m_;
+} gort_once;
+#define GORT_ONCE_INIT { 0, GORT_MUTEX_INIT }
+void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
+
+/*
+ * Cond, as Go's sync.Cond: wait atomically unlocks m, parks, and relocks m
+ * before returning; signal wakes one waiter (FIFO), broadcast all.
+ */
+typedef struct gort_cond {
+	uint32_t lock_;
+	void *waiters_;
+	void *waiters_tail_;
+} gort_cond;
+#define GORT_COND_INIT { 0, NULL, NULL }
+void gort_cond_wait(gort_cond *c, gort_mutex *m);
+void gort_cond_signal(gort_cond *c);
+void gort_cond_broadcast(gort_cond *c);
+
+/*
+ * Pool, as Go's sync.Pool: a cache of interchangeable objects with a private
+ * slot and a shared list per proc, so get/put rarely contend. get returns a
+ * cached object or new_fn()'s result (NULL when new_fn is NULL and the pool
+ * is empty); put caches obj (NULL is ignored). Cached objects may be dropped
+ * at any time (passed to free_fn, if set): the runtime drops them under
+ * memory pressure and, once the GC exists, on every GC cycle. gort_pool_new
+ * returns NULL when out of memory; gort_pool_free frees every cached object.
+ */
+typedef struct gort_pool gort_pool;
+gort_pool *gort_pool_new(void *(*new_fn)(void), void (*free_fn)(void *obj));
+void *gort_pool_get(gort_pool *p);
+void gort_pool_put(gort_pool *p, void *obj);
+void gort_pool_free(gort_pool *p);
+/* Drops every cached object of every pool (the runtime calls it itself). */
+void gort_pool_drain_all(void);
+
+/*
+ * Weighted semaphore, as golang.org/x/sync/semaphore: capacity n; acquire
+ * takes w units, waiting in FIFO order (a large request is not overtaken by
+ * small ones). gort_sema_new returns NULL (GORT_EINVAL for n <= 0, or
+ * GORT_ENOMEM). acquire returns 0, GORT_EINVAL when w > capacity or w <= 0,
+ * or the context's error code (GORT_ECANCELED / GORT_ETIMEDOUT) when ctx is
+ * done first (nothing is held then); ctx may be NULL (wait forever).
+ * try_acquire returns true on success. Releasing more than is held is a
+ * fatal error.
+ */
+typedef struct gort_sema gort_sema;
+gort_sema *gort_sema_new(int64_t n);
+int gort_sema_acquire(gort_sema *s, gort_ctx *ctx, int64_t w);
+bool gort_sema_try_acquire(gort_sema *s, int64_t w);
+void gort_sema_release(gort_sema *s, int64_t w);
+void gort_sema_free(gort_sema *s);
 
 #pragma GCC visibility pop
 
