@@ -451,13 +451,19 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline);
  * Each error has a kind (its "type", for gort_error_as), a code (a GORT_E*
  * or any int the kind defines; 0 for none), a message and an optional cause.
  * gort_error_string() formats the chain as Go's %v does: "msg: cause-msg:
- * ...", or through the kind's format callback.
+ * ...", or through the kind's format callback. An error with an empty
+ * message shows just its cause (fmt.Errorf("%w", err)).
+ * All functions accept NULL where an error is read (NULL is Go's nil error)
+ * and are thread-safe; errors never change after construction.
  */
 typedef struct gort_error gort_error;
 struct gort_error_kind {
 	const char *name; /* e.g. "CustomError" */
-	/* Optional: formats e (without its cause unless it chooses to show it)
-	 * into buf like snprintf; NULL = the message. */
+	/* Optional: formats e into buf like snprintf (returns the full length)
+	 * and is then the whole %v text of e, as a Go Error() method is: to
+	 * show the cause it formats it itself, e.g. with
+	 * gort_error_format(gort_error_unwrap(e), ...). NULL = the message,
+	 * then ": " and the cause's text. */
 	int (*format)(const gort_error *e, char *buf, size_t size);
 	/* Optional: frees the kind's data when the last reference goes. */
 	void (*free_data)(void *data);
@@ -467,12 +473,17 @@ extern const struct gort_error_kind gort_error_kind_system; /* gort_error_errno 
 
 gort_error *gort_error_new(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wraps cause (takes a new reference to it) with a formatted message; the code is
- * cause's. Like fmt.Errorf("msg: %w", cause). */
+ * cause's. Like fmt.Errorf("msg: %w", cause). A NULL cause gives an error with
+ * no cause and code 0. */
 gort_error *gort_error_wrap(gort_error *cause, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* A system error: code -errnum, message "CONTEXT: strerror(errnum)". */
+/* A system error: code -errnum, message "CONTEXT: strerror(errnum)" (just
+ * strerror(errnum) when fmt is NULL or ""). Its kind is gort_error_kind_system. */
 gort_error *gort_error_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An error of a user-defined kind carrying data (freed by kind->free_data). */
+/* An error of a user-defined kind carrying data (freed by kind->free_data when
+ * the last reference goes; also when the constructor fails and returns
+ * gort_error_oom, so ownership of data always passes). cause may be NULL; a
+ * new reference to it is taken. */
 gort_error *gort_error_new_kind(const struct gort_error_kind *kind, int code, void *data,
 				gort_error *cause, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
