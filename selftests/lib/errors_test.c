@@ -65,7 +65,7 @@ static gort_error *operation_with_context(gort_ctx *ctx)
 TEST(design_example_custom_error)
 {
 	gort_ctx *ctx = gort_ctx_with_cancel(gort_ctx_background());
-	gort_error *err, *as;
+	gort_error *err, *as, *w;
 	char *s;
 
 	ASSERT_NE(NULL, ctx);
@@ -90,19 +90,16 @@ TEST(design_example_custom_error)
 	ASSERT_NE(NULL, s);
 	EXPECT_STREQ("code=1, message=context cancelled: context canceled", s);
 	free(s);
-	/* A caller wrapping it once more: fmt.Errorf("handler: %w", err). */
-	{
-		gort_error *w = gort_error_wrap(err, "handler %d", 7);
-
-		s = gort_error_string(w);
-		EXPECT_STREQ("handler 7: code=1, message=context cancelled: context canceled", s);
-		free(s);
-		EXPECT_EQ(err, gort_error_as(w, &custom_kind));
-		EXPECT_TRUE(gort_error_is(w, gort_error_canceled));
-		EXPECT_TRUE(gort_error_is_code(w, GORT_ECANCELED));
-		EXPECT_EQ(ERR_INTERNAL, gort_error_code(w)); /* a wrap takes its cause's code */
-		gort_error_free(w);
-	}
+	/* A caller wrapping it once more: fmt.Errorf("handler %d: %w", 7, err). */
+	w = gort_error_wrap(err, "handler %d", 7);
+	s = gort_error_string(w);
+	EXPECT_STREQ("handler 7: code=1, message=context cancelled: context canceled", s);
+	free(s);
+	EXPECT_EQ(err, gort_error_as(w, &custom_kind));
+	EXPECT_TRUE(gort_error_is(w, gort_error_canceled));
+	EXPECT_TRUE(gort_error_is_code(w, GORT_ECANCELED));
+	EXPECT_EQ(ERR_INTERNAL, gort_error_code(w)); /* a wrap takes its cause's code */
+	gort_error_free(w);
 	gort_error_free(err);
 	gort_ctx_free(ctx);
 }
@@ -176,6 +173,7 @@ TEST(is_code_through_chain)
 	gort_error *io = gort_error_errno(ECONNRESET, "read %s", "sock");
 	gort_error *custom = gort_error_new_kind(&custom_kind, ERR_NOT_FOUND, NULL, io, "lookup");
 	gort_error *top = gort_error_wrap(custom, "request");
+	char *s, want[256];
 
 	EXPECT_EQ(-ECONNRESET, gort_error_code(io));
 	EXPECT_EQ(&gort_error_kind_system, gort_error_kind(io));
@@ -186,14 +184,11 @@ TEST(is_code_through_chain)
 	EXPECT_EQ(io, gort_error_as(top, &gort_error_kind_system));
 	EXPECT_EQ(custom, gort_error_as(top, &custom_kind));
 	EXPECT_EQ(top, gort_error_as(top, &gort_error_kind_basic));
-	{
-		char *s = gort_error_string(top), want[256];
-
-		snprintf(want, sizeof(want), "request: code=0, message=lookup: read sock: %s",
-			 strerror(ECONNRESET));
-		EXPECT_STREQ(want, s);
-		free(s);
-	}
+	s = gort_error_string(top);
+	snprintf(want, sizeof(want), "request: code=0, message=lookup: read sock: %s",
+		 strerror(ECONNRESET));
+	EXPECT_STREQ(want, s);
+	free(s);
 	gort_error_free(io);
 	gort_error_free(custom);
 	gort_error_free(top);
