@@ -31,9 +31,10 @@
  *   lock) has a reference held by its creator: gort_ctx_free cancels, which
  *   unlinks, before it releases. So the ancestor may take a reference on
  *   every listed child under its lock.
- * - done, once set (under lock), never changes until the node is freed; it is
- *   closed before err is published, so a reader that sees err finds done
- *   closed.
+ * - done, once set (under lock), never changes until the node is freed. err
+ *   is published before done is closed, so whoever a close wakes (or who
+ *   finds done closed) sees err set. The converse holds under the lock only:
+ *   a lock-free gort_ctx_err() may see err a moment before the close.
  * - No context lock is held while another context's lock is taken: the
  *   cascade locks one node at a time, and unlinking takes only the
  *   ancestor's lock after the node's own is released. rt_locks nest only
@@ -168,16 +169,18 @@ static bool cancel_one(gort_ctx *c, gort_error *err, gort_ctx **work)
 	gort_chan *done;
 
 	rt_lock(&c->lock);
-	if (c->err) {
+	if (__atomic_load_n(&c->err, __ATOMIC_RELAXED)) {
 		rt_unlock(&c->lock);
 		return false;
 	}
-	done = c->done;
+	/* err first: whoever is woken by the close must find it (Go: "if Done
+	 * is closed, Err returns a non-nil error"). */
+	__atomic_store_n(&c->err, err, __ATOMIC_RELEASE);
+	done = __atomic_load_n(&c->done, __ATOMIC_RELAXED);
 	if (done)
 		gort_chan_close(done);
-	else
-		c->done = get_closed_chan(); /* NULL when out of memory: made later */
-	__atomic_store_n(&c->err, err, __ATOMIC_RELEASE);
+	else /* NULL when out of memory: gort_ctx_done() tries again */
+		__atomic_store_n(&c->done, get_closed_chan(), __ATOMIC_RELEASE);
 	for (gort_ctx *ch = c->children; ch; ch = ch->sib_next) {
 		ctx_ref(ch);
 		ch->linked = false;
@@ -259,7 +262,7 @@ static void ctx_propagate(gort_ctx *c)
 	if (!p)
 		return; /* the background: never cancelled */
 	rt_lock(&p->lock);
-	err = p->err;
+	err = __atomic_load_n(&p->err, __ATOMIC_RELAXED);
 	if (!err) {
 		c->cparent = p;
 		c->linked = true;
@@ -312,7 +315,7 @@ gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline)
 		return c;
 	}
 	rt_lock(&c->lock);
-	if (!c->err) {
+	if (!__atomic_load_n(&c->err, __ATOMIC_RELAXED)) {
 		/* Armed under the lock, so a cancel sees the timer set (the
 		 * function runs on another goroutine and waits for the lock). */
 		ctx_ref(c);
@@ -377,11 +380,12 @@ gort_chan *gort_ctx_done(gort_ctx *ctx)
 	if (d)
 		return d;
 	rt_lock(&c->lock);
-	d = c->done;
+	d = __atomic_load_n(&c->done, __ATOMIC_RELAXED);
 	if (!d) {
 		/* Made under the lock so that cancel either sees it (and closes
 		 * it) or has already set err (and we hand out a closed one). */
-		d = c->err ? get_closed_chan() : gort_chan_make(0, 0);
+		d = __atomic_load_n(&c->err, __ATOMIC_RELAXED) ? get_closed_chan()
+							       : gort_chan_make(0, 0);
 		__atomic_store_n(&c->done, d, __ATOMIC_RELEASE);
 	}
 	rt_unlock(&c->lock);
@@ -423,7 +427,7 @@ bool ctx_after_cancel(gort_ctx *ctx, struct ctx_waiter *w)
 	if (!c)
 		return true; /* never cancelled: nothing to register */
 	rt_lock(&c->lock);
-	if (c->err) {
+	if (__atomic_load_n(&c->err, __ATOMIC_RELAXED)) {
 		rt_unlock(&c->lock);
 		w->owner = NULL;
 		return false;

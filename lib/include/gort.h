@@ -523,19 +523,33 @@ extern gort_error *const gort_error_oom;	      /* "out of memory", GORT_ENOMEM *
  * context cancels every descendant, closes its done channel, stops its timer
  * and unlinks it from its parent, so its resources are released at once.
  *
+ * A context may be used by anyone until the last reference goes, and the
+ * caller of gort_ctx_free must know that nobody else still uses the
+ * reference it drops. To let another goroutine use a context for as long as
+ * it wants, hand it a child (e.g. with_value(ctx, NULL, NULL)): a child keeps
+ * its ancestors alive, and the goroutine frees the child when done.
+ *
  * gort_ctx_background(): the root; never cancelled, never freed; done is NULL
  *   (a nil channel: a select case on it never fires).
  * gort_ctx_with_cancel/deadline/timeout/value: NULL with gort_errmsg() when
  *   out of memory or parent is NULL (GORT_EINVAL). A deadline in the past
- *   gives an already-cancelled context (err = deadline exceeded).
- * gort_ctx_cancel(ctx): cancels with gort_error_canceled; idempotent.
- * gort_ctx_done(ctx): a channel closed on cancellation (the context owns it).
+ *   gives an already-cancelled context (err = deadline exceeded); a deadline
+ *   after the parent's is the parent's (as in Go, no timer is made).
+ *   A value context has no cancellation of its own: its done and err are
+ *   those of its nearest cancellable ancestor.
+ * gort_ctx_cancel(ctx): cancels with gort_error_canceled; idempotent; a no-op
+ *   on the background and on value contexts. Once done is closed err is set.
+ * gort_ctx_done(ctx): a channel closed on cancellation (the context owns it:
+ *   do not free or close it). Made on first use, so it can fail: NULL with
+ *   gort_errmsg() when out of memory. NULL for contexts that can never be
+ *   cancelled (background and values over it).
  * gort_ctx_err(ctx): NULL while live, then gort_error_canceled or
  *   gort_error_deadline_exceeded (static, never freed).
  * gort_ctx_value(ctx, key): the value of the nearest with_value ancestor
  *   with this key (compared by address), or NULL.
  * gort_ctx_deadline(ctx): the earliest deadline on the chain, or GORT_FOREVER.
- * All thread-safe.
+ * All thread-safe, from goroutines and foreign threads. NULL ctx is accepted
+ * by cancel, free, done, err, value (as the background) and deadline.
  */
 typedef struct gort_ctx gort_ctx;
 gort_ctx *gort_ctx_background(void);

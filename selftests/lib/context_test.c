@@ -364,20 +364,28 @@ static void *foreign_wait(void *arg)
 
 static void cancel_later(void *arg)
 {
+	struct tree_node *n = arg;
+
 	gort_sleep(10 * GORT_MILLISECOND);
-	gort_ctx_cancel(arg);
+	gort_ctx_cancel(n->ctx);
+	gort_wg_done(n->wg);
 }
 
 TEST(foreign_thread_waits_on_done)
 {
-	struct tree_node n = { .ctx = gort_ctx_with_cancel(gort_ctx_background()) };
+	gort_waitgroup wg = GORT_WAITGROUP_INIT;
+	struct tree_node n = { .ctx = gort_ctx_with_cancel(gort_ctx_background()), .wg = &wg };
 	pthread_t t;
 
 	ASSERT_NE(NULL, n.ctx);
 	ASSERT_EQ(0, pthread_create(&t, NULL, foreign_wait, &n));
-	ASSERT_GT(gort_go(cancel_later, n.ctx), 0);
+	gort_wg_add(&wg, 1);
+	ASSERT_GT(gort_go(cancel_later, &n), 0);
 	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&n.saw_closed), 10000));
 	pthread_join(t, NULL);
+	/* The canceller uses the context until its cancel returns: wait for
+	 * it before freeing (it holds no reference of its own). */
+	ASSERT_TRUE(test_wg_wait_ms(&wg, 10000));
 	gort_ctx_free(n.ctx);
 }
 
