@@ -156,11 +156,12 @@ struct worker {
 	struct worker *all_next; /* list of all workers (never freed) */
 	struct note park;	 /* sleep here when idle */
 	bool spinning;
-	bool idle;	  /* on the idle list (sched.lock) */
-	bool timer_woken; /* taken off the idle list by timers_wake (sched.lock) */
 	struct goroutine *locked_g;  /* goroutine wired to this thread */
 	struct goroutine *pending_g; /* picked by a direct switch, to be run by g0 */
 	int id;
+	/* Under sched.lock; full words, apart from fields written without it. */
+	uint32_t idle;	      /* on the idle list */
+	uint32_t timer_woken; /* taken off the idle list by timers_wake */
 	pid_t tid;
 	pthread_t thread;
 	uint64_t rand;	/* xorshift state for steal victims and select */
