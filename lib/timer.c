@@ -84,7 +84,8 @@ static bool heap_push(struct timer_heap *th, struct proc *p, struct timer *t)
 		th->h = h;
 		th->cap = cap;
 	}
-	t->p = p;
+	/* Atomic: lock_timer_proc() reads t->p without the lock. */
+	__atomic_store_n(&t->p, p, __ATOMIC_RELEASE);
 	heap_set(th, th->n++, t);
 	sift_up(th, t->idx);
 	update_when0(th);
@@ -97,7 +98,7 @@ static void heap_remove(struct timer_heap *th, struct timer *t)
 	int i = t->idx;
 	struct timer *last = th->h[--th->n];
 
-	t->p = NULL;
+	__atomic_store_n(&t->p, NULL, __ATOMIC_RELEASE);
 	t->idx = -1;
 	if (i < th->n) {
 		heap_set(th, i, last);
