@@ -46,6 +46,39 @@ TEST(arguments_and_try_acquire)
 	gort_sema_free(s);
 }
 
+/* The state of goroutine id, read with the world stopped; 0 when gone. */
+struct find_g {
+	int64_t id;
+	int state;
+};
+
+static void find_g_cb(const struct gort_goroutine_view *v, void *arg)
+{
+	struct find_g *f = arg;
+
+	if (v->id == f->id)
+		f->state = v->state;
+}
+
+static int g_state(int64_t id)
+{
+	struct find_g f = { .id = id };
+
+	gort_stop_the_world("sema_test");
+	gort_for_each_goroutine(find_g_cb, &f);
+	gort_start_the_world();
+	return f.state;
+}
+
+/* Starts fn(arg) and waits until it has parked (in an acquire: queued).
+ * Returns false when it did not within 10 s. */
+static bool go_until_parked(void (*fn)(void *), void *arg)
+{
+	int64_t id = gort_go(fn, arg);
+
+	return id > 0 && TEST_WAIT_UNTIL(g_state(id) == GORT_GSTATE_WAITING, 10000);
+}
+
 /* ---------------------------------------------------------------------- */
 /* FIFO: with all 10 units held, a request for 10 queues first, then one for
  * 1. Releasing 1 unit must not let the small one pass the big one. */
@@ -84,10 +117,8 @@ TEST(fifo_large_request_blocks_small)
 	ASSERT_NE(NULL, s);
 	ASSERT_EQ(0, gort_sema_acquire(s, NULL, 10));
 	gort_wg_add(&wg, 2);
-	ASSERT_GT(gort_go(order_body, &big), 0);
-	usleep(20000); /* big queues first */
-	ASSERT_GT(gort_go(order_body, &small), 0);
-	usleep(20000);
+	ASSERT_TRUE(go_until_parked(order_body, &big)); /* big queues first */
+	ASSERT_TRUE(go_until_parked(order_body, &small));
 	gort_sema_release(s, 1); /* 1 free: small fits but big is ahead */
 	usleep(20000);
 	EXPECT_EQ(0, T_LOAD(&small.done)) TH_LOG("the small request overtook the big one");
@@ -124,9 +155,14 @@ TEST(fifo_order_of_equal_requests)
 	ASSERT_EQ(0, gort_sema_acquire(s, NULL, 1));
 	for (int i = 0; i < N; i++) {
 		args[i] = (struct order_arg){ s, NULL, 1, i, order, &norder, -1, 0, &wg };
+		int64_t id;
+
 		gort_wg_add(&wg, 1);
-		ASSERT_GT(gort_go(order_body, &args[i]), 0);
-		usleep(2000); /* let it queue before the next one starts */
+		id = gort_go(order_body, &args[i]);
+		ASSERT_GT(id, 0);
+		/* It parks only in the acquire: then it is queued, before the
+		 * next one starts. */
+		ASSERT_TRUE(TEST_WAIT_UNTIL(g_state(id) == GORT_GSTATE_WAITING, 10000));
 	}
 	for (int i = 0; i < N; i++) {
 		ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&norder) == i, 10000));
@@ -153,8 +189,7 @@ TEST(cancel_returns_code_and_holds_nothing)
 	ASSERT_NE(NULL, ctx);
 	ASSERT_EQ(0, gort_sema_acquire(s, NULL, 2));
 	gort_wg_add(&wg, 1);
-	ASSERT_GT(gort_go(order_body, &a), 0);
-	usleep(20000);
+	ASSERT_TRUE(go_until_parked(order_body, &a)); /* the hook wakes a parked waiter */
 	EXPECT_EQ(0, T_LOAD(&a.done));
 	gort_ctx_cancel(ctx);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 10000)) TH_LOG("cancel did not wake the acquirer");
@@ -185,10 +220,8 @@ TEST(cancelled_head_lets_others_through)
 
 	ASSERT_EQ(0, gort_sema_acquire(s, NULL, 1));
 	gort_wg_add(&wg, 2);
-	ASSERT_GT(gort_go(order_body, &big), 0);
-	usleep(20000);
-	ASSERT_GT(gort_go(order_body, &small), 0);
-	usleep(20000);
+	ASSERT_TRUE(go_until_parked(order_body, &big));
+	ASSERT_TRUE(go_until_parked(order_body, &small));
 	EXPECT_EQ(0, T_LOAD(&small.done));
 	gort_ctx_cancel(ctx);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 10000)) TH_LOG("the small request starved");
