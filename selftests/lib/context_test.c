@@ -63,13 +63,30 @@ struct tree_node {
 	gort_ctx *ctx;
 	gort_waitgroup *wg;
 	int saw_closed;
+	bool use_select;
 };
 
+/* Half the watchers receive on done; the other half select over done and a
+ * channel nobody sends on, as Go code does ("case <-ctx.Done():"). */
 static void tree_watch(void *arg)
 {
 	struct tree_node *n = arg;
-	bool ok = gort_chan_recv(gort_ctx_done(n->ctx), NULL);
+	bool ok;
 
+	if (!n->use_select) {
+		ok = gort_chan_recv(gort_ctx_done(n->ctx), NULL);
+	} else {
+		gort_chan *never = gort_chan_make(sizeof(int), 0);
+		int v;
+		struct gort_select_case cases[2] = {
+			{ .chan = never, .dir = GORT_RECV, .elem = &v },
+			{ .chan = gort_ctx_done(n->ctx), .dir = GORT_RECV },
+		};
+		int r = gort_select(cases, 2, GORT_FOREVER);
+
+		ok = r != 1 || cases[1].ok;
+		gort_chan_free(never);
+	}
 	/* A closed channel yields ok == false; and err is set by then. */
 	if (!ok && gort_ctx_err(n->ctx) == gort_error_canceled)
 		T_STORE(&n->saw_closed, 1);
@@ -98,6 +115,7 @@ TEST(tree_cancel_1000_descendants)
 			nodes[i].ctx = gort_ctx_with_cancel(parent);
 		ASSERT_NE(NULL, nodes[i].ctx);
 		nodes[i].wg = &wg;
+		nodes[i].use_select = i % 2;
 	}
 	for (int i = 0; i < TREE_N; i++) {
 		ASSERT_TRUE(done_open(nodes[i].ctx)) TH_LOG("node %d done before the cancel", i);
@@ -302,6 +320,78 @@ TEST(free_before_deadline)
 		gort_ctx_free(child);
 	}
 	usleep(20000); /* any timer that still fires does so now */
+}
+
+/* ---------------------------------------------------------------------- */
+/* A chain of nested contexts, cancelled and freed on a small goroutine
+ * stack: cancellation and release walk it in loops, not by recursion. */
+
+#define CHAIN_N (GORT_TEST_SANITIZED ? 20000 : 200000)
+
+struct chain_arg {
+	gort_ctx **chain;
+	gort_waitgroup wg;
+	int ok;
+};
+
+static void chain_body(void *arg)
+{
+	struct chain_arg *a = arg;
+
+	gort_ctx_cancel(a->chain[0]);
+	T_STORE(&a->ok, gort_ctx_err(a->chain[CHAIN_N - 1]) == gort_error_canceled);
+	/* Leaf first: each free drops the whole chain above it, in a loop,
+	 * once the root's creator reference is gone too. */
+	gort_ctx_free(a->chain[0]);
+	for (int i = CHAIN_N - 1; i > 0; i--)
+		gort_ctx_free(a->chain[i]);
+	gort_wg_done(&a->wg);
+}
+
+TEST(deep_chain_no_recursion)
+{
+	struct chain_arg a = { .wg = GORT_WAITGROUP_INIT };
+	struct gort_go_opts opts = { .stack_size = 64 * 1024 };
+
+	a.chain = calloc(CHAIN_N, sizeof(*a.chain));
+	ASSERT_NE(NULL, a.chain);
+	for (int i = 0; i < CHAIN_N; i++) {
+		gort_ctx *p = i ? a.chain[i - 1] : gort_ctx_background();
+
+		a.chain[i] =
+			i % 3 == 2 ? gort_ctx_with_value(p, &a, NULL) : gort_ctx_with_cancel(p);
+		ASSERT_NE(NULL, a.chain[i]);
+	}
+	EXPECT_EQ(NULL, gort_ctx_err(a.chain[CHAIN_N - 1]));
+	gort_wg_add(&a.wg, 1);
+	ASSERT_GT(gort_go_opts(chain_body, &a, &opts), 0);
+	ASSERT_TRUE(test_wg_wait_ms(&a.wg, 60000));
+	EXPECT_TRUE(a.ok);
+	free(a.chain);
+}
+
+/* select with a default case over done: never blocks, fires once done. */
+TEST(select_default_on_done)
+{
+	gort_ctx *c = gort_ctx_with_cancel(gort_ctx_background());
+	struct gort_select_case cs[1];
+
+	ASSERT_NE(NULL, c);
+	/* The runtime runs select's deadline timer: start it (a foreign
+	 * thread's deadline select before any goroutine crashes in
+	 * timer_start, a bug of select.c reported separately). */
+	ASSERT_EQ(0, gort_init());
+	cs[0] = (struct gort_select_case){ .chan = gort_ctx_done(c), .dir = GORT_RECV };
+	EXPECT_EQ(GORT_EAGAIN, gort_select(cs, 1, GORT_SELECT_DEFAULT));
+	/* A deadline-bounded select times out while the context lives. */
+	EXPECT_EQ(GORT_ETIMEDOUT, gort_select(cs, 1, gort_now() + GORT_MILLISECOND));
+	gort_ctx_cancel(c);
+	EXPECT_EQ(0, gort_select(cs, 1, GORT_SELECT_DEFAULT));
+	EXPECT_FALSE(cs[0].ok);
+	/* The background's done is NULL: a nil channel never fires. */
+	cs[0].chan = gort_ctx_done(gort_ctx_background());
+	EXPECT_EQ(GORT_EAGAIN, gort_select(cs, 1, GORT_SELECT_DEFAULT));
+	gort_ctx_free(c);
 }
 
 /* ---------------------------------------------------------------------- */
