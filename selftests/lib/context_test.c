@@ -17,6 +17,7 @@
 
 #include "gort_test.h"
 #include "kselftest_harness.h"
+#include "leak_check.h"
 
 /* True when ctx's done channel is closed (a receive returns at once, !ok). */
 static bool done_closed(gort_ctx *ctx)
@@ -52,6 +53,7 @@ TEST(background)
 	EXPECT_EQ(NULL, gort_ctx_with_value(NULL, "k", NULL));
 	EXPECT_EQ(NULL, gort_ctx_with_timeout(NULL, GORT_SECOND));
 	gort_ctx_free(NULL);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -144,6 +146,7 @@ TEST(tree_cancel_1000_descendants)
 	gort_ctx_free(root);
 	for (int i = 0; i < TREE_N; i++)
 		gort_ctx_free(nodes[i].ctx);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -174,6 +177,7 @@ TEST(child_cancel_leaves_parent)
 	gort_ctx_cancel(parent);
 	EXPECT_TRUE(done_closed(parent));
 	gort_ctx_free(parent);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(values_lookup_and_shadowing)
@@ -208,6 +212,7 @@ TEST(values_lookup_and_shadowing)
 	gort_ctx_free(c3);
 	gort_ctx_free(cc);
 	gort_ctx_free(c2);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -250,6 +255,7 @@ TEST(deadline_fires)
 	EXPECT_TRUE(done_closed(child));
 	gort_ctx_free(a.ctx);
 	gort_ctx_free(child);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(timeout_inherits_earliest_deadline)
@@ -280,6 +286,7 @@ TEST(timeout_inherits_earliest_deadline)
 	gort_ctx_free(v);
 	gort_ctx_free(later);
 	gort_ctx_free(outer);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(past_deadline_is_already_done)
@@ -300,6 +307,7 @@ TEST(past_deadline_is_already_done)
 	gort_ctx_free(c);
 	gort_ctx_free(t);
 	gort_ctx_free(n);
+	EXPECT_NO_LEAKS();
 }
 
 /* Freeing a deadline context before it fires stops its timer: nothing
@@ -320,6 +328,7 @@ TEST(free_before_deadline)
 		gort_ctx_free(child);
 	}
 	usleep(20000); /* any timer that still fires does so now */
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -368,6 +377,7 @@ TEST(deep_chain_no_recursion)
 	ASSERT_TRUE(test_wg_wait_ms(&a.wg, 60000));
 	EXPECT_TRUE(a.ok);
 	free(a.chain);
+	EXPECT_NO_LEAKS();
 }
 
 /* select with a default case over done: never blocks, fires once done. */
@@ -392,6 +402,7 @@ TEST(select_default_on_done)
 	cs[0].chan = gort_ctx_done(gort_ctx_background());
 	EXPECT_EQ(GORT_EAGAIN, gort_select(cs, 1, GORT_SELECT_DEFAULT));
 	gort_ctx_free(c);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -440,6 +451,7 @@ TEST(cancel_from_foreign_thread)
 	for (int i = 0; i < FOREIGN_N; i += 2)
 		gort_ctx_free(nodes[i].ctx);
 	gort_ctx_free(root);
+	EXPECT_NO_LEAKS();
 }
 
 /* A foreign thread blocks on done too (it sleeps in the kernel). */
@@ -477,6 +489,7 @@ TEST(foreign_thread_waits_on_done)
 	 * it before freeing (it holds no reference of its own). */
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 10000));
 	gort_ctx_free(n.ctx);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -550,6 +563,7 @@ TEST(cancel_and_free_race)
 	}
 	ASSERT_NO_TG_FAILURES();
 	usleep(10000); /* late timers drop their references */
+	EXPECT_NO_LEAKS();
 }
 
 TEST_HARNESS_MAIN

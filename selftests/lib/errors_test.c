@@ -15,6 +15,7 @@
 
 #include "gort_test.h"
 #include "kselftest_harness.h"
+#include "leak_check.h"
 
 /* ---------------------------------------------------------------------- */
 /*
@@ -102,6 +103,7 @@ TEST(design_example_custom_error)
 	gort_error_free(w);
 	gort_error_free(err);
 	gort_ctx_free(ctx);
+	EXPECT_NO_LEAKS();
 }
 
 /* The same after a deadline instead of a cancel. */
@@ -122,6 +124,7 @@ TEST(design_example_deadline)
 	free(s);
 	gort_error_free(err);
 	gort_ctx_free(ctx);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -164,6 +167,7 @@ TEST(wrap_chain_text_and_unwrap)
 	EXPECT_STREQ("start server: parse config.toml: bad port 70000", s);
 	free(s);
 	gort_error_free(top);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(is_code_through_chain)
@@ -192,6 +196,7 @@ TEST(is_code_through_chain)
 	gort_error_free(io);
 	gort_error_free(custom);
 	gort_error_free(top);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(errno_without_context)
@@ -204,6 +209,7 @@ TEST(errno_without_context)
 	EXPECT_EQ(-ENOENT, gort_error_code(e));
 	gort_error_free(e);
 	gort_error_free(e2);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(empty_message_wrap_shows_cause_only)
@@ -222,6 +228,7 @@ TEST(empty_message_wrap_shows_cause_only)
 	free(s);
 	gort_error_free(w);
 	gort_error_free(n);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(static_errors_and_nil)
@@ -254,6 +261,7 @@ TEST(static_errors_and_nil)
 	s = gort_error_string(NULL);
 	EXPECT_STREQ("<nil>", s);
 	free(s);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(format_truncates_like_snprintf)
@@ -276,6 +284,7 @@ TEST(format_truncates_like_snprintf)
 	}
 	gort_error_free(c);
 	gort_error_free(w);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -341,6 +350,7 @@ TEST(refcount_across_goroutines)
 	EXPECT_EQ(42, *(int *)gort_error_data(e));
 	gort_error_free(e);
 	EXPECT_EQ(1, T_LOAD(&data_frees));
+	EXPECT_NO_LEAKS();
 }
 
 /* A long chain is freed without recursion (a goroutine's stack is small). */
@@ -369,6 +379,7 @@ TEST(long_chain_freed_iteratively)
 	ASSERT_GT(gort_go_opts(long_chain_body, &wg, &opts), 0);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 30000));
 	ASSERT_NO_TG_FAILURES();
+	EXPECT_NO_LEAKS();
 }
 
 TEST_HARNESS_MAIN

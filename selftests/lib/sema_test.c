@@ -17,6 +17,7 @@
 
 #include "gort_test.h"
 #include "kselftest_harness.h"
+#include "leak_check.h"
 
 TEST(arguments_and_try_acquire)
 {
@@ -44,6 +45,7 @@ TEST(arguments_and_try_acquire)
 	gort_sema_release(s, 10);
 	gort_sema_release(s, 0);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 /* The state of goroutine id, read with the world stopped; 0 when gone. */
@@ -138,6 +140,7 @@ TEST(fifo_large_request_blocks_small)
 	EXPECT_TRUE(gort_sema_try_acquire(s, 10));
 	gort_sema_release(s, 10);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 /* Many single-unit waiters are served in arrival order. */
@@ -174,6 +177,7 @@ TEST(fifo_order_of_equal_requests)
 		EXPECT_EQ(i, order[i]);
 	gort_sema_release(s, 1);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -205,6 +209,7 @@ TEST(cancel_returns_code_and_holds_nothing)
 	gort_sema_release(s, 4);
 	gort_ctx_free(ctx);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 /* A cancelled head unblocks the smaller requests queued behind it (Go's
@@ -232,6 +237,7 @@ TEST(cancelled_head_lets_others_through)
 	gort_sema_release(s, 10);
 	gort_ctx_free(ctx);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 TEST(timeout_context)
@@ -261,6 +267,7 @@ TEST(timeout_context)
 	gort_sema_release(s, 1);
 	gort_ctx_free(ctx);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -337,6 +344,7 @@ TEST(foreign_threads)
 	gort_sema_release(s, 2);
 	gort_ctx_free(fa.ctx);
 	gort_sema_free(s);
+	EXPECT_NO_LEAKS();
 }
 
 /* ---------------------------------------------------------------------- */
@@ -417,6 +425,7 @@ TEST(hammer)
 	EXPECT_TRUE(gort_sema_try_acquire(h.s, HAMMER_CAP));
 	gort_sema_release(h.s, HAMMER_CAP);
 	gort_sema_free(h.s);
+	EXPECT_NO_LEAKS();
 }
 
 /* Releasing more than is held is fatal, as in Go (a panic there): the
@@ -451,6 +460,7 @@ TEST(release_more_than_held_is_fatal)
 	EXPECT_EQ(SIGABRT, WTERMSIG(status));
 	EXPECT_NE(NULL, strstr(out, "gort_sema_release: released 2 units, 1 held"))
 	TH_LOG("%s", out);
+	EXPECT_NO_LEAKS();
 }
 
 TEST_HARNESS_MAIN
