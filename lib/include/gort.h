@@ -657,12 +657,16 @@ void gort_pool_drain_all(void);
 /*
  * Weighted semaphore, as golang.org/x/sync/semaphore: capacity n; acquire
  * takes w units, waiting in FIFO order (a large request is not overtaken by
- * small ones). gort_sema_new returns NULL (GORT_EINVAL for n <= 0, or
- * GORT_ENOMEM). acquire returns 0, GORT_EINVAL when w > capacity or w <= 0,
+ * small ones, and nobody barges past a queued waiter). gort_sema_new returns
+ * NULL (GORT_EINVAL for n <= 0, or GORT_ENOMEM). acquire returns 0,
+ * GORT_EINVAL when w > capacity or w <= 0 (Go would wait for ctx instead),
  * or the context's error code (GORT_ECANCELED / GORT_ETIMEDOUT) when ctx is
- * done first (nothing is held then); ctx may be NULL (wait forever).
- * try_acquire returns true on success. Releasing more than is held is a
- * fatal error.
+ * done first (nothing is held then); as in Go, a ctx already done fails even
+ * when units are free. ctx may be NULL (wait forever). Failures set
+ * gort_errmsg(). try_acquire returns true on success (false also for w out
+ * of range). Releasing more than is held (or w < 0) is a fatal error.
+ * gort_sema_free: nobody may be waiting or use it afterwards; NULL is
+ * ignored.
  */
 typedef struct gort_sema gort_sema;
 gort_sema *gort_sema_new(int64_t n);
