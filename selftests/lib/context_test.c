@@ -19,6 +19,9 @@
 #include "kselftest_harness.h"
 #include "leak_check.h"
 
+/* The internal after-cancel hook (linked from libgort.a, where it is visible). */
+#include "../../lib/context.h"
+
 /* True when ctx's done channel is closed (a receive returns at once, !ok). */
 static bool done_closed(gort_ctx *ctx)
 {
@@ -402,6 +405,87 @@ TEST(select_default_on_done)
 	cs[0].chan = gort_ctx_done(gort_ctx_background());
 	EXPECT_EQ(GORT_EAGAIN, gort_select(cs, 1, GORT_SELECT_DEFAULT));
 	gort_ctx_free(c);
+	EXPECT_NO_LEAKS();
+}
+
+/* ---------------------------------------------------------------------- */
+/* The internal hook: fn runs once per registration when the context (or an
+ * ancestor) is cancelled, never after a successful stop, and stop after the
+ * cancel took it waits until fn has returned. */
+
+struct hook_arg {
+	int runs;
+	int64_t slow_ns;
+};
+
+static void hook_fn(void *arg)
+{
+	struct hook_arg *h = arg;
+
+	if (h->slow_ns) {
+		int64_t end = gort_now() + h->slow_ns;
+
+		while (gort_now() < end)
+			;
+	}
+	T_INC(&h->runs);
+}
+
+struct hook_cancel_arg {
+	gort_ctx *ctx;
+	gort_waitgroup wg;
+};
+
+static void hook_cancel_body(void *arg)
+{
+	struct hook_cancel_arg *a = arg;
+
+	gort_ctx_cancel(a->ctx);
+	gort_wg_done(&a->wg);
+}
+
+TEST(after_cancel_hook)
+{
+	enum {
+		N = 8
+	};
+	gort_ctx *root = gort_ctx_with_cancel(gort_ctx_background());
+	gort_ctx *v = gort_ctx_with_value(root, "k", NULL);
+	struct hook_arg h[N] = { 0 }, slow = { .slow_ns = 20 * GORT_MILLISECOND };
+	struct ctx_waiter w[N], ws;
+	struct hook_cancel_arg ca = { .wg = GORT_WAITGROUP_INIT };
+
+	ASSERT_NE(NULL, v);
+	for (int i = 0; i < N; i++) {
+		w[i] = (struct ctx_waiter){ .fn = hook_fn, .arg = &h[i] };
+		ASSERT_TRUE(ctx_after_cancel(i % 2 ? v : root, &w[i]));
+	}
+	/* Stopped before the cancel: never runs. */
+	EXPECT_TRUE(ctx_stop_after(root, &w[0]));
+	EXPECT_TRUE(ctx_stop_after(v, &w[3]));
+	/* A slow one, cancelled on a goroutine: stop waits for it to return. */
+	ws = (struct ctx_waiter){ .fn = hook_fn, .arg = &slow };
+	ASSERT_TRUE(ctx_after_cancel(v, &ws));
+	ca.ctx = root;
+	gort_wg_add(&ca.wg, 1);
+	ASSERT_GT(gort_go(hook_cancel_body, &ca), 0);
+	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_ctx_err(root) != NULL, 10000));
+	EXPECT_FALSE(ctx_stop_after(v, &ws));
+	EXPECT_EQ(1, T_LOAD(&slow.runs)) TH_LOG("stop returned before the function did");
+	ASSERT_TRUE(test_wg_wait_ms(&ca.wg, 10000));
+	for (int i = 0; i < N; i++) {
+		EXPECT_EQ(i == 0 || i == 3 ? 0 : 1, T_LOAD(&h[i].runs)) TH_LOG("waiter %d", i);
+		if (i != 0 && i != 3)
+			EXPECT_FALSE(ctx_stop_after(root, &w[i]));
+	}
+	/* Already cancelled: registration fails. The background never fires. */
+	w[0] = (struct ctx_waiter){ .fn = hook_fn, .arg = &h[0] };
+	EXPECT_FALSE(ctx_after_cancel(v, &w[0]));
+	EXPECT_TRUE(ctx_after_cancel(gort_ctx_background(), &w[0]));
+	EXPECT_TRUE(ctx_stop_after(gort_ctx_background(), &w[0]));
+	EXPECT_EQ(0, T_LOAD(&h[0].runs));
+	gort_ctx_free(v);
+	gort_ctx_free(root);
 	EXPECT_NO_LEAKS();
 }
 
