@@ -256,6 +256,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block)
 	cw.is_select = false;
 	cw.select_done = 0;
 	cw.fired = NULL;
+	cw.timer_lost = 0;
 	sg.cw = &cw;
 	sg.c = c;
 	sg.elem = (void *)elem;
@@ -317,6 +318,7 @@ static int chan_recv(struct gort_chan *c, void *elem, bool block)
 	cw.is_select = false;
 	cw.select_done = 0;
 	cw.fired = NULL;
+	cw.timer_lost = 0;
 	sg.cw = &cw;
 	sg.c = c;
 	sg.elem = elem;

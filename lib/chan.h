@@ -31,6 +31,7 @@ struct chan_waiter {
 	uint32_t select_done; /* select only: 0 until a case (or the deadline) wins */
 	bool is_select;
 	struct sudog *fired; /* select: the sudog that won, NULL for the deadline */
+	uint32_t timer_lost; /* select: the deadline timer ran and lost the race */
 };
 
 /* A waiter's entry on one channel's queue (Go's sudog). */

@@ -77,10 +77,14 @@ static void select_timeout(struct timer *t, int64_t now)
 	uint32_t zero = 0;
 
 	(void)now;
+	/* The last touch of cw either way: the waker returns from select as
+	 * soon as it may (see pass 3). */
 	if (__atomic_compare_exchange_n(&cw->select_done, &zero, 1, false, __ATOMIC_ACQ_REL,
 					__ATOMIC_RELAXED)) {
 		cw->fired = NULL;
 		waiter_wake(&cw->wt);
+	} else {
+		__atomic_store_n(&cw->timer_lost, 1, __ATOMIC_RELEASE);
 	}
 }
 
@@ -248,6 +252,7 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	cw.is_select = true;
 	cw.select_done = 0;
 	cw.fired = NULL;
+	cw.timer_lost = 0;
 	for (int k = 0; k < npoll; k++) {
 		int i = (int)st.lockorder[k];
 		struct sudog *sg = &sgs[k];
@@ -263,6 +268,7 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	st.deadline_timer = NULL;
 	if (deadline != GORT_FOREVER) {
 		timer_init(&deadline_timer, select_timeout, &cw);
+		deadline_timer.fn_owns = true;
 		st.deadline_timer = &deadline_timer;
 		st.deadline = deadline;
 	}
@@ -270,9 +276,12 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	waiter_block_fn(&cw.wt, npoll ? WAIT_SELECT : WAIT_SELECT_NO_CASES, selpark_commit, &st);
 
 	/* Pass 3. */
-	if (st.deadline_timer) {
-		timer_stop(&deadline_timer);
-		timer_wait_idle(&deadline_timer);
+	/* A deadline timer that already ran ends with its CAS: wait for that
+	 * only when it raced with a channel and lost (if it won, waking us was
+	 * its last touch of our stack). */
+	if (st.deadline_timer && !timer_stop(&deadline_timer) && cw.fired) {
+		while (!__atomic_load_n(&cw.timer_lost, __ATOMIC_ACQUIRE))
+			cpu_relax();
 	}
 	sellock(&st);
 	for (int k = 0; k < npoll; k++) {

@@ -79,10 +79,11 @@ int gort_sleep(int64_t ns)
 		return 0;
 	}
 	timer_init(&ss.t, sleep_wake, g);
+	/* The runner's last touch of ss is the ready: we need not wait for it
+	 * (a spin on a runner the kernel preempted would cost a time slice). */
+	ss.t.fn_owns = true;
 	ss.when = deadline_after(ns);
 	goroutine_park(WAIT_SLEEP, sleep_arm, &ss);
-	/* The runner may still be returning from sleep_wake. */
-	timer_wait_idle(&ss.t);
 	return 0;
 }
 
@@ -238,7 +239,7 @@ struct after_timer {
 	gort_chan *ch;
 };
 
-/* The timer's last act: it frees itself (fn_frees) and drops its reference. */
+/* The timer's last act: it frees itself (fn_owns) and drops its reference. */
 static void after_fire(struct timer *t, int64_t now)
 {
 	struct after_timer *at = t->arg;
@@ -266,7 +267,7 @@ gort_chan *gort_after(int64_t d)
 		return NULL;
 	}
 	timer_init(&at->t, after_fire, at);
-	at->t.fn_frees = true;
+	at->t.fn_owns = true;
 	chan_ref(at->ch); /* the timer's */
 	timer_start(&at->t, deadline_after(d), &err);
 	if (err) {

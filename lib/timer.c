@@ -25,7 +25,7 @@ void timer_init(struct timer *t, void (*fn)(struct timer *t, int64_t now), void 
 	t->p = NULL;
 	t->idx = -1;
 	t->running = 0;
-	t->fn_frees = false;
+	t->fn_owns = false;
 }
 
 static void heap_set(struct timer_heap *th, int i, struct timer *t)
@@ -199,8 +199,8 @@ static bool run_one(struct proc *p, int64_t now)
 	}
 	rt_unlock(&th->lock);
 	GORT_PROBE2(timer__fire, (uintptr_t)t, late);
-	if (t->fn_frees) {
-		fn(t, now); /* t is gone */
+	if (t->fn_owns) {
+		fn(t, now); /* t may be gone */
 		return true;
 	}
 	fn(t, now);

@@ -31,8 +31,9 @@ struct timer {
 			  * written under that proc's timer lock */
 	int32_t idx;	 /* index in p's heap */
 	uint32_t running; /* atomic: fn is running (see timer_wait_idle) */
-	bool fn_frees;	  /* one-shot whose fn frees it: the runner never
-			   * touches it after calling fn */
+	bool fn_owns;	  /* the runner never touches t once fn is called, so
+			   * fn may free it or wake its stack's owner (who
+			   * then needs no timer_wait_idle); running stays set */
 };
 
 /* A proc's heap. when0 mirrors the root's due time (0: empty) so that the

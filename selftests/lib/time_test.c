@@ -130,18 +130,20 @@ static int timer_main(int argc, char **argv)
 	/* Fired and received: stop reports it was not pending. */
 	TG_CHECK(!gort_timer_stop(t));
 	/* Stop before it fires: true, and nothing ever arrives. */
-	TG_CHECK(!gort_timer_reset(t, 3 * MS));
+	TG_CHECK(!gort_timer_reset(t, GORT_SECOND));
 	TG_CHECK(gort_timer_stop(t));
-	gort_sleep(6 * MS);
+	gort_sleep(2 * MS);
 	TG_CHECK_EQ(GORT_EAGAIN, gort_chan_try_recv(gort_timer_chan(t), &fired));
 	/* Fired but not received: stop drains the value (Go 1.23) and says so. */
 	gort_timer_reset(t, 1 * MS);
-	gort_sleep(4 * MS);
+	while (gort_chan_len(gort_timer_chan(t)) == 0)
+		gort_sleep(MS);
 	TG_CHECK(gort_timer_stop(t));
 	TG_CHECK_EQ(GORT_EAGAIN, gort_chan_try_recv(gort_timer_chan(t), &fired));
 	/* Reset after an unreceived firing: only the new firing is seen. */
 	gort_timer_reset(t, 1 * MS);
-	gort_sleep(4 * MS);
+	while (gort_chan_len(gort_timer_chan(t)) == 0)
+		gort_sleep(MS);
 	t0 = gort_now();
 	TG_CHECK(gort_timer_reset(t, 3 * MS));
 	TG_CHECK(gort_chan_recv(gort_timer_chan(t), &fired));
