@@ -17,9 +17,9 @@
  *
  * Cancellation (Go's propagateCancel / cancelCtx.cancel): a cancel context
  * registers itself on the children list of its nearest cancellable ancestor,
- * cancel_ctx of its parent. Cancelling c, under c->lock: close done (or mark
- * it closed), set err, take the whole children list and the after-cancel
- * waiters off c. Then, outside the lock, run the waiters' functions, stop the
+ * cancel_ctx of its parent. Cancelling c, under c->lock: set err, close done
+ * (or install the shared closed channel), take the whole children list and
+ * the after-cancel waiters off c. Then, outside the lock, run the waiters' functions, stop the
  * timer, and cancel the children taken, each in turn with the same error,
  * through a work list rather than recursion (a chain of 10^5 contexts must not
  * overflow a goroutine's stack). Finally c unlinks itself from its ancestor's
