@@ -254,6 +254,9 @@ TEST(deadline_fires)
 	/* Loose: a loaded machine (or a sanitizer) may be late, never early. */
 	EXPECT_LT(T_LOAD(&a.woke_at), d + 2 * GORT_SECOND);
 	EXPECT_EQ(gort_error_deadline_exceeded, gort_ctx_err(a.ctx));
+	/* The child is cancelled right after its parent's done closes (as in
+	 * Go, the cascade follows the close), with the parent's error. */
+	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_ctx_err(child) != NULL, 10000));
 	EXPECT_EQ(gort_error_deadline_exceeded, gort_ctx_err(child));
 	EXPECT_TRUE(done_closed(child));
 	gort_ctx_free(a.ctx);
@@ -263,10 +266,10 @@ TEST(deadline_fires)
 
 TEST(timeout_inherits_earliest_deadline)
 {
-	gort_ctx *outer = gort_ctx_with_timeout(gort_ctx_background(), 50 * GORT_MILLISECOND);
-	int64_t d = gort_ctx_deadline(outer);
+	gort_ctx *outer = gort_ctx_with_timeout(gort_ctx_background(), 300 * GORT_MILLISECOND);
+	int64_t d = gort_ctx_deadline(outer), ds, t;
 	gort_ctx *later, *sooner, *v;
-	int64_t t0 = gort_now();
+	gort_error *e;
 
 	ASSERT_NE(NULL, outer);
 	/* A later deadline under an earlier one: the parent's wins, and the
@@ -275,14 +278,19 @@ TEST(timeout_inherits_earliest_deadline)
 	EXPECT_EQ(d, gort_ctx_deadline(later));
 	v = gort_ctx_with_value(later, "k", NULL);
 	EXPECT_EQ(d, gort_ctx_deadline(v));
-	sooner = gort_ctx_with_timeout(v, 10 * GORT_MILLISECOND);
-	EXPECT_LT(gort_ctx_deadline(sooner), d);
+	ds = gort_now() + 10 * GORT_MILLISECOND;
+	sooner = gort_ctx_with_deadline(v, ds);
+	EXPECT_EQ(ds < d ? ds : d, gort_ctx_deadline(sooner));
 	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_ctx_err(sooner) != NULL, 10000));
 	EXPECT_EQ(gort_error_deadline_exceeded, gort_ctx_err(sooner));
-	EXPECT_EQ(NULL, gort_ctx_err(later)) TH_LOG("the child's deadline cancelled its parent");
+	/* The child's deadline does not cancel its parent: only outer's timer,
+	 * at d or later, does. (Read err, then the clock: an err seen before d
+	 * would be a bug; a slow machine may just have passed d.) */
+	e = gort_ctx_err(later);
+	t = gort_now();
+	EXPECT_TRUE(e == NULL || t >= d) TH_LOG("the child's deadline cancelled its parent");
 	ASSERT_TRUE(TEST_WAIT_UNTIL(gort_ctx_err(later) != NULL, 10000));
 	EXPECT_GE(gort_now(), d);
-	EXPECT_GE(gort_now() - t0, 0);
 	EXPECT_EQ(gort_error_deadline_exceeded, gort_ctx_err(later));
 	EXPECT_EQ(gort_error_deadline_exceeded, gort_ctx_err(v));
 	gort_ctx_free(sooner);
