@@ -5,7 +5,8 @@
  *    hands it to another worker (handoff_proc), so other goroutines run;
  *  - flags a goroutine that has run for 10 ms without rescheduling, which
  *    then yields at its next runtime call (cooperative preemption);
- *  - prints GORTDEBUG=schedtrace lines.
+ *  - prints GORTDEBUG=schedtrace lines;
+ *  - scavenges: unmaps cached stacks, drops sync.Pool caches (pool.c).
  * It ticks every 20 us while some proc is in a syscall region, otherwise it
  * backs off to 10 ms; a syscall entry wakes it from a long sleep.
  */
@@ -145,6 +146,7 @@ static void *sysmon_main(void *arg)
 		now = nanotime();
 		due = retake(now);
 		gfree_scavenge(now);
+		pool_scavenge(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)
 				schedtrace(now, start);
