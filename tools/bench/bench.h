@@ -37,6 +37,7 @@ struct bench_workload {
 int spawn_main(int argc, char **argv);
 int yield_main(int argc, char **argv);
 int syscall_main(int argc, char **argv);
+int mutex_main(int argc, char **argv);
 
 /* ---- output ---- */
 
