@@ -78,21 +78,21 @@ static inline int32_t load_state(gort_mutex *m)
 	return __atomic_load_n(&m->state_, __ATOMIC_RELAXED);
 }
 
-static inline bool cas_state(gort_mutex *m, int32_t *old, int32_t new)
+static inline bool cas_state(gort_mutex *m, int32_t *old, int32_t nstate)
 {
-	return __atomic_compare_exchange_n(&m->state_, old, new, false, __ATOMIC_ACQ_REL,
+	return __atomic_compare_exchange_n(&m->state_, old, nstate, false, __ATOMIC_ACQ_REL,
 					   __ATOMIC_RELAXED);
 }
 
 void mutex_lock_slow(gort_mutex *m, const void *obj, enum contend_kind kind)
 {
 	int64_t wait_start = 0;
-	bool starving = false, awoke = false;
+	bool starving = false, awoke = false, lifo;
 	int iter = 0;
 	int32_t old = load_state(m);
 
 	for (;;) {
-		int32_t new;
+		int32_t nstate;
 
 		/* Spin only in normal mode: in starvation mode ownership goes to
 		 * the waiters, we could not take the lock anyway. */
@@ -107,31 +107,30 @@ void mutex_lock_slow(gort_mutex *m, const void *obj, enum contend_kind kind)
 			old = load_state(m);
 			continue;
 		}
-		new = old;
+		nstate = old;
 		/* Do not take a starving mutex: it belongs to the waiters. */
 		if (!(old & MUTEX_STARVING))
-			new |= MUTEX_LOCKED;
+			nstate |= MUTEX_LOCKED;
 		if (old & (MUTEX_LOCKED | MUTEX_STARVING))
-			new += 1 << MUTEX_WAITER_SHIFT;
+			nstate += 1 << MUTEX_WAITER_SHIFT;
 		/* Switch to starvation mode only while the mutex is locked: an
 		 * unlocked mutex in starvation mode would have nobody to hand it
 		 * over, and unlock expects waiters then. */
 		if (starving && (old & MUTEX_LOCKED))
-			new |= MUTEX_STARVING;
+			nstate |= MUTEX_STARVING;
 		if (awoke) {
 			/* We were woken (or claimed woken while spinning): clear
 			 * it, whether we sleep again or take the lock. */
-			if (!(new &MUTEX_WOKEN))
+			if (!(nstate & MUTEX_WOKEN))
 				gort_fatal("sync: inconsistent mutex state");
-			new &= ~MUTEX_WOKEN;
+			nstate &= ~MUTEX_WOKEN;
 		}
-		if (!cas_state(m, &old, new))
+		if (!cas_state(m, &old, nstate))
 			continue;
 		if (!(old & (MUTEX_LOCKED | MUTEX_STARVING)))
 			return; /* locked it with the CAS */
 		/* A waiter that was already woken queues at the front. */
-		bool lifo = wait_start != 0;
-
+		lifo = wait_start != 0;
 		if (!wait_start)
 			wait_start = nanotime();
 		semaq_acquire(&m->sema_, lifo, WAIT_MUTEX, obj, kind);
@@ -154,7 +153,6 @@ void mutex_lock_slow(gort_mutex *m, const void *obj, enum contend_kind kind)
 		}
 		awoke = true;
 		iter = 0;
-		old = load_state(m);
 	}
 }
 
@@ -180,12 +178,12 @@ bool gort_mutex_trylock(gort_mutex *m)
 					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
 }
 
-static void mutex_unlock_slow(gort_mutex *m, int32_t new)
+static void mutex_unlock_slow(gort_mutex *m, int32_t nstate)
 {
-	if (!((new + MUTEX_LOCKED) & MUTEX_LOCKED))
+	if (!((nstate + MUTEX_LOCKED) & MUTEX_LOCKED))
 		gort_fatal("sync: unlock of unlocked mutex");
-	if (!(new &MUTEX_STARVING)) {
-		int32_t old = new;
+	if (!(nstate & MUTEX_STARVING)) {
+		int32_t old = nstate;
 
 		for (;;) {
 			/* Nobody to wake, or someone already took the lock, was
@@ -195,8 +193,8 @@ static void mutex_unlock_slow(gort_mutex *m, int32_t new)
 			    (old & (MUTEX_LOCKED | MUTEX_WOKEN | MUTEX_STARVING)))
 				return;
 			/* Take one waiter off the count and wake it. */
-			new = (old - (1 << MUTEX_WAITER_SHIFT)) | MUTEX_WOKEN;
-			if (cas_state(m, &old, new)) {
+			nstate = (old - (1 << MUTEX_WAITER_SHIFT)) | MUTEX_WOKEN;
+			if (cas_state(m, &old, nstate)) {
 				semaq_release(&m->sema_, 1);
 				return;
 			}
@@ -215,8 +213,8 @@ static void mutex_unlock_slow(gort_mutex *m, int32_t new)
 
 void gort_mutex_unlock(gort_mutex *m)
 {
-	int32_t new = __atomic_sub_fetch(&m->state_, MUTEX_LOCKED, __ATOMIC_RELEASE);
+	int32_t nstate = __atomic_sub_fetch(&m->state_, MUTEX_LOCKED, __ATOMIC_RELEASE);
 
-	if (new != 0)
-		mutex_unlock_slow(m, new);
+	if (nstate != 0)
+		mutex_unlock_slow(m, nstate);
 }
