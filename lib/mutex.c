@@ -48,7 +48,6 @@ static int ncpu(void)
  * Go's sync_runtime_canSpin: spinning pays only while the holder is running
  * on another CPU and we hold up nobody: a multicore machine, another running
  * proc (not all others idle or spinning for work), nothing queued on ours.
- * A foreign thread has no proc to hold up.
  */
 static bool can_spin(int iter)
 {
@@ -58,7 +57,9 @@ static bool can_spin(int iter)
 	if (iter >= ACTIVE_SPIN || ncpu() <= 1)
 		return false;
 	w = this_worker();
-	if (!w || !w->curg)
+	/* A foreign thread, or a goroutine in a syscall region that may have
+	 * lost its proc: there is no proc to hold up. */
+	if (!w || !w->curg || !w->proc)
 		return true;
 	maxprocs = __atomic_load_n(&sched.maxprocs, __ATOMIC_RELAXED);
 	if (maxprocs <= __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED) +
