@@ -2,8 +2,9 @@
 /*
  * sync: Mutex (mutual exclusion, starvation mode, trylock, misuse), RWMutex
  * (shared readers, exclusive writers, writer preference, misuse), Once, Cond
- * (FIFO signal, broadcast), Pool (reuse, drain, the idle scavenger, no object
- * handed out twice), and all of them from foreign threads (plain pthreads).
+ * (FIFO signal, broadcast), Pool (reuse, drain, the scavenger dropping idle
+ * pools and all pools when RSS doubles, no object handed out twice), and all
+ * of them from foreign threads (plain pthreads).
  *
  * As in sched_test.c: every TEST runs in a fresh child process; goroutines
  * and helper threads record failures with TG_CHECK and the test thread
@@ -796,6 +797,57 @@ TEST(pool_idle_cache_is_dropped_by_the_scavenger)
 	TH_LOG("dropped after %.2f s", (double)(test_now_ns() - t0) / 1e9);
 	EXPECT_GE(test_now_ns() - t0, 1000000000LL) TH_LOG("dropped while not idle long");
 	gort_pool_free(idle);
+}
+
+/* A pool in use is dropped too when RSS doubles (Go: every GC cycle). */
+static int rs_stop;
+
+static void *rs_user(void *arg)
+{
+	gort_pool *pool = arg;
+
+	while (!T_LOAD(&rs_stop)) {
+		gort_pool_put(pool, gort_pool_get(pool));
+		usleep(20000);
+	}
+	return NULL;
+}
+
+TEST(pool_cache_is_dropped_when_rss_doubles)
+{
+	gort_pool *pool = gort_pool_new(pl_new, pl_free);
+	long rss0, grow;
+	void *objs[50];
+	char *ballast;
+	pthread_t t;
+	int64_t t0;
+
+	ASSERT_NE(NULL, pool);
+	for (int i = 0; i < 50; i++)
+		objs[i] = gort_pool_get(pool);
+	for (int i = 0; i < 50; i++)
+		gort_pool_put(pool, objs[i]);
+	/* Keeps the pool in use: the idle rule must not be what drops it. */
+	ASSERT_EQ(0, pthread_create(&t, NULL, rs_user, pool));
+	ASSERT_EQ(0, gort_init());
+	/* Let the scavenger take its first look (it notes the RSS). */
+	usleep(200000);
+	EXPECT_EQ(0, T_LOAD(&pl_frees));
+	rss0 = test_rss_bytes();
+	ASSERT_GT(rss0, 0);
+	grow = 2 * (rss0 > (4L << 20) ? rss0 : (4L << 20)) + (16L << 20);
+	ballast = malloc((size_t)grow);
+	ASSERT_NE(NULL, ballast);
+	memset(ballast, 1, (size_t)grow);
+	t0 = test_now_ns();
+	EXPECT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&pl_frees) >= 49, 3000))
+	TH_LOG("%d of 50 objects dropped 3 s after RSS went from %ld to %ld MiB", T_LOAD(&pl_frees),
+	       rss0 >> 20, test_rss_bytes() >> 20);
+	TH_LOG("dropped %.2f s after the growth", (double)(test_now_ns() - t0) / 1e9);
+	T_STORE(&rs_stop, 1);
+	pthread_join(t, NULL);
+	free(ballast);
+	gort_pool_free(pool);
 }
 
 /* Many goroutines and threads: no object is ever handed out twice. */
