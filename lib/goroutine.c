@@ -198,7 +198,7 @@ void gfree_scavenge(int64_t now)
 		stack_free(&batch[i]);
 }
 
-int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *opts)
+int64_t goroutine_spawn(void (*fn)(void *), void *arg, const struct gort_go_opts *opts)
 {
 	size_t stack_size = config.default_stack;
 	struct goroutine *g;
@@ -257,6 +257,13 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 	else
 		global_runq_put(g);
 	sched_wakep();
+	return id;
+}
+
+int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *opts)
+{
+	int64_t id = goroutine_spawn(fn, arg, opts);
+
 	sched_safe_point();
 	return id;
 }

@@ -45,6 +45,7 @@ int gort_init(void)
 		config.maxprocs = preset_maxprocs;
 	stack_init();
 	cds_wfcq_init(&sched.gq_head, &sched.gq_tail);
+	sched.timer_sleep_until = INT64_MAX;
 	for (int i = 0; i < config.maxprocs; i++) {
 		struct proc *p = proc_new(i);
 
@@ -144,6 +145,7 @@ static void procresize(int n)
 		}
 		p->ngfree = 0;
 		rt_unlock(&sched.gfree_lock);
+		timers_move(p, sched.allp[0]);
 		__atomic_store_n(&p->status, P_DEAD, __ATOMIC_RELEASE);
 	}
 	if (own && own->id >= n) {

@@ -31,6 +31,7 @@
 #include "note.h"
 #include "runq.h"
 #include "stack.h"
+#include "timer.h"
 
 #define MAX_PROCS 1024
 #define RUNQ_SIZE 256		      /* Go's per-P run queue length */
@@ -132,6 +133,7 @@ struct proc {
 	int ngfree;
 	struct stack_batch stacks; /* fresh default-size stacks */
 	uint64_t runs;		   /* goroutines started here (stats) */
+	struct timer_heap timers;  /* timers queued here; they move with the proc */
 	struct runq runq;
 } __attribute__((aligned(64)));
 
@@ -157,6 +159,9 @@ struct worker {
 	struct goroutine *locked_g;  /* goroutine wired to this thread */
 	struct goroutine *pending_g; /* picked by a direct switch, to be run by g0 */
 	int id;
+	/* Under sched.lock; full words, apart from fields written without it. */
+	uint32_t idle;	      /* on the idle list */
+	uint32_t timer_woken; /* taken off the idle list by timers_wake */
 	pid_t tid;
 	pthread_t thread;
 	uint64_t rand;	/* xorshift state for steal victims and select */
@@ -184,6 +189,10 @@ struct sched {
 	int nwidle;
 	int nworkers;  /* atomic */
 	int nspinning; /* atomic */
+	/* The idle worker sleeping until the earliest timer, and that time
+	 * (INT64_MAX: none). Written under lock, read atomically. */
+	struct worker *timer_sleeper;
+	int64_t timer_sleep_until;
 	int maxprocs;  /* atomic reads */
 	struct proc *allp[MAX_PROCS];
 
@@ -256,6 +265,9 @@ void sysmon_wake(void);
 
 /* goroutine.c */
 struct goroutine *goroutine_new(size_t stack_size);
+/* gort_go_opts without its preemption point: callable from timer functions
+ * and other runtime code that must not be switched out. */
+int64_t goroutine_spawn(void (*fn)(void *), void *arg, const struct gort_go_opts *opts);
 void goroutine_free(struct proc *p, struct goroutine *g);
 void gfree_scavenge(int64_t now);
 int64_t registry_count(void);

@@ -172,6 +172,13 @@ void proc_put_idle(struct proc *p)
 	rt_lock(&sched.lock);
 	proc_put_idle_locked(p);
 	rt_unlock(&sched.lock);
+	/* Its timers now have no worker: make sure one looks in time. */
+	{
+		int64_t when = __atomic_load_n(&p->timers.when0, __ATOMIC_SEQ_CST);
+
+		if (when)
+			timers_wake(when);
+	}
 }
 
 static void *worker_main(void *arg);
@@ -230,6 +237,7 @@ static void startm(struct proc *p, bool spinning)
 	if (w) {
 		sched.widle = w->link;
 		sched.nwidle--;
+		w->idle = false;
 	}
 	rt_unlock(&sched.lock);
 	if (!w) {
@@ -294,23 +302,146 @@ void handoff_proc(struct proc *p)
 	}
 	proc_put_idle_locked(p);
 	rt_unlock(&sched.lock);
+	/* Its timers now have no worker: make sure one looks in time. */
+	{
+		int64_t when = __atomic_load_n(&p->timers.when0, __ATOMIC_SEQ_CST);
+
+		if (when)
+			timers_wake(when);
+	}
 }
 
-/* Puts the worker (holding no proc) to sleep until it is handed one. On g0. */
+/* sched.lock held; w is on the idle list. */
+static void widle_remove_locked(struct worker *w)
+{
+	struct worker **pp = &sched.widle;
+
+	while (*pp != w)
+		pp = &(*pp)->link;
+	*pp = w->link;
+	sched.nwidle--;
+	w->idle = false;
+}
+
+/* Earliest timer of every proc, without running any; 0 when none. */
+static int64_t timers_next(void)
+{
+	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+	int64_t next = 0;
+
+	for (int i = 0; i < n; i++) {
+		int64_t w = __atomic_load_n(&sched.allp[i]->timers.when0, __ATOMIC_SEQ_CST);
+
+		if (w && (!next || w < next))
+			next = w;
+	}
+	return next;
+}
+
+/*
+ * Puts the worker (holding no proc) to sleep until it is handed one. On g0.
+ *
+ * Idle workers also keep the timers: a worker going to sleep looks at every
+ * proc's earliest timer after it is listed idle and no longer counts as
+ * spinning. A timer queued before that look is seen by it; one queued after
+ * finds this worker idle (timers_wake wakes the timer sleeper or an idle
+ * proc). The worker with the earliest deadline becomes the timer sleeper
+ * and sleeps only until then; when it wakes it takes an idle proc and runs
+ * the timers from find_runnable. If every proc is busy, their workers run
+ * the timers as they schedule.
+ */
 static void stop_worker(struct worker *w)
 {
+	for (;;) {
+		bool timed = false;
+		int64_t next;
+		struct proc *p = NULL;
+
+		rt_lock(&sched.lock);
+		w->link = sched.widle;
+		sched.widle = w;
+		sched.nwidle++;
+		w->idle = true;
+		rt_unlock(&sched.lock);
+		next = timers_next();
+		if (next) {
+			rt_lock(&sched.lock);
+			if (w->idle && next < sched.timer_sleep_until) {
+				sched.timer_sleeper = w;
+				__atomic_store_n(&sched.timer_sleep_until, next, __ATOMIC_SEQ_CST);
+				timed = true;
+			}
+			rt_unlock(&sched.lock);
+		}
+		__atomic_add_fetch(&sched.n_parks, 1, __ATOMIC_RELAXED);
+		GORT_PROBE1(worker__park, w->id);
+		if (timed) {
+			int64_t left = next - nanotime();
+
+			note_sleep(&w->park, left > 0 ? left : 0);
+		} else {
+			note_sleep(&w->park, -1);
+		}
+		GORT_PROBE1(worker__unpark, w->id);
+
+		rt_lock(&sched.lock);
+		if (sched.timer_sleeper == w) {
+			sched.timer_sleeper = NULL;
+			__atomic_store_n(&sched.timer_sleep_until, INT64_MAX, __ATOMIC_SEQ_CST);
+		}
+		if (w->idle || w->timer_woken) {
+			/* Our timer is due (timeout) or an earlier one was queued:
+			 * nobody else will hand us a proc. */
+			if (w->idle)
+				widle_remove_locked(w);
+			w->timer_woken = false;
+			note_clear(&w->park);
+			if (!__atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE))
+				p = proc_get_idle_locked();
+			rt_unlock(&sched.lock);
+			if (p) {
+				acquire_proc(w, p);
+				return;
+			}
+			continue;
+		}
+		rt_unlock(&sched.lock);
+		/* startm took us off the list: it sets next_proc, then wakes us. */
+		for (;;) {
+			note_sleep(&w->park, -1);
+			note_clear(&w->park);
+			if (__atomic_load_n(&w->next_proc, __ATOMIC_ACQUIRE))
+				break;
+		}
+		acquire_proc(w, w->next_proc);
+		w->next_proc = NULL;
+		return;
+	}
+}
+
+void timers_wake(int64_t when)
+{
+	struct worker *w;
+
+	if (when >= __atomic_load_n(&sched.timer_sleep_until, __ATOMIC_SEQ_CST))
+		return;
 	rt_lock(&sched.lock);
-	w->link = sched.widle;
-	sched.widle = w;
-	sched.nwidle++;
+	w = sched.timer_sleeper;
+	if (w) {
+		if (when < sched.timer_sleep_until) {
+			widle_remove_locked(w);
+			w->timer_woken = true;
+			sched.timer_sleeper = NULL;
+			__atomic_store_n(&sched.timer_sleep_until, INT64_MAX, __ATOMIC_SEQ_CST);
+			/* Under the lock: the sleeper must find the note set when it
+			 * sees timer_woken, or a late wakeup would be stale. */
+			note_wakeup(&w->park);
+		}
+		rt_unlock(&sched.lock);
+		return;
+	}
 	rt_unlock(&sched.lock);
-	__atomic_add_fetch(&sched.n_parks, 1, __ATOMIC_RELAXED);
-	GORT_PROBE1(worker__park, w->id);
-	note_sleep(&w->park, -1);
-	note_clear(&w->park);
-	GORT_PROBE1(worker__unpark, w->id);
-	acquire_proc(w, w->next_proc);
-	w->next_proc = NULL;
+	sched_wakep();
 }
 
 /* ---- switching ---- */
@@ -445,6 +576,17 @@ static void sched_switch(struct worker *w, enum switch_action act, void (*unlock
 	struct goroutine *next = NULL;
 	bool inherit = false;
 
+	if (timers_pending(&w->proc->timers)) {
+		int64_t now = nanotime();
+
+		if (timers_due(&w->proc->timers, now)) {
+			/* A park still holds its lock, which a timer function may
+			 * need (a timer channel): let g0 run them after the unlock. */
+			if (unlock)
+				goto via_g0;
+			timers_check(w->proc, now);
+		}
+	}
 	if (!g->locked_worker && !stw_pending_for(w)) {
 		next = find_local(w->proc, &inherit);
 		if (next && next->locked_worker) {
@@ -468,6 +610,7 @@ static void sched_switch(struct worker *w, enum switch_action act, void (*unlock
 		/* Preempted with nothing else to run anywhere: keep running. */
 		return;
 	}
+via_g0:
 	g->saved_errno = *w->errno_ptr;
 	record_sp(g);
 	w->sw_action = act;
@@ -631,6 +774,13 @@ top:
 		*inherit = false;
 		return g;
 	}
+	timers_check_now(p);
+	g = find_local(p, inherit);
+	if (g)
+		return g;
+	/* Due timers of other procs (idle ones have nobody else to run them);
+	 * what they ready lands on our queue. */
+	timers_check_all(nanotime());
 	g = find_local(p, inherit);
 	if (g)
 		return g;
@@ -788,6 +938,8 @@ static void *worker_main(void *arg)
 	w->errno_ptr = &errno;
 	/* Threads inherit their creator's name (e.g. gort-sysmon's). */
 	prctl(PR_SET_NAME, "gort-worker");
+	/* Idle workers sleep until the next timer: 1 ns slack, not 50 us. */
+	prctl(PR_SET_TIMERSLACK, 1);
 	worker_altstack_init(w);
 	sanitizer_worker_init(w);
 	acquire_proc(w, w->next_proc);

@@ -5,6 +5,7 @@
  *    hands it to another worker (handoff_proc), so other goroutines run;
  *  - flags a goroutine that has run for 10 ms without rescheduling, which
  *    then yields at its next runtime call (cooperative preemption);
+ *  - runs timers overdue by more than 1 ms (a safety net);
  *  - prints GORTDEBUG=schedtrace lines;
  *  - scavenges: unmaps cached stacks, drops sync.Pool caches (pool.c).
  * It ticks every 20 us while some proc is in a syscall region, otherwise it
@@ -99,6 +100,25 @@ static int64_t retake(int64_t now)
 	return next;
 }
 
+/*
+ * A safety net for timers: the workers run them (timer.h), but one whose
+ * proc's worker is stuck in a long computation, or one queued in a window
+ * nobody covered, must still fire. Timers overdue by more than a
+ * millisecond are run from here: timer functions never block and work from
+ * any thread (what they ready goes to the global queue).
+ */
+static void timers_watch(int64_t now)
+{
+	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < n; i++) {
+		int64_t when = __atomic_load_n(&sched.allp[i]->timers.when0, __ATOMIC_SEQ_CST);
+
+		if (when && when < now - 1000000)
+			timers_check(sched.allp[i], now);
+	}
+}
+
 static void schedtrace(int64_t now, int64_t start)
 {
 	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
@@ -146,6 +166,7 @@ static void *sysmon_main(void *arg)
 		now = nanotime();
 		due = retake(now);
 		gfree_scavenge(now);
+		timers_watch(now);
 		pool_scavenge(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)

@@ -5,11 +5,16 @@
 
 void waiter_block(struct waiter *wt, enum wait_reason reason, struct rt_lock *lock)
 {
+	waiter_block_fn(wt, reason, rt_unlock_cb, lock);
+}
+
+void waiter_block_fn(struct waiter *wt, enum wait_reason reason, void (*unlock)(void *), void *arg)
+{
 	if (wt->g) {
-		goroutine_park(reason, rt_unlock_cb, lock);
+		goroutine_park(reason, unlock, arg);
 		return;
 	}
-	rt_unlock(lock);
+	unlock(arg);
 	while (__atomic_load_n(&wt->done, __ATOMIC_ACQUIRE) == 0)
 		futex_wait(&wt->done, 0, -1);
 }

@@ -28,6 +28,9 @@ static inline void waiter_init(struct waiter *wt)
  * the goroutine is off its stack (or, for a thread, before sleeping). */
 void waiter_block(struct waiter *wt, enum wait_reason reason, struct rt_lock *lock);
 
+/* As waiter_block, with any unlock callback (e.g. several locks, as select). */
+void waiter_block_fn(struct waiter *wt, enum wait_reason reason, void (*unlock)(void *), void *arg);
+
 /* Wakes wt. Call after taking wt off the list under the object's lock. */
 void waiter_wake(struct waiter *wt);
 

@@ -37,6 +37,10 @@ struct bench_workload {
 int spawn_main(int argc, char **argv);
 int yield_main(int argc, char **argv);
 int syscall_main(int argc, char **argv);
+int pingpong_main(int argc, char **argv);
+int chanbuf_main(int argc, char **argv);
+int select_main(int argc, char **argv);
+int timers_main(int argc, char **argv);
 int mutex_main(int argc, char **argv);
 
 /* ---- output ---- */

@@ -24,6 +24,11 @@ static const struct bench_workload workloads[] = {
 	  yield_main },
 	{ "syscall", "2 CPU-bound goroutines on 2 Ps beside a goroutine in blocking syscalls",
 	  syscall_main },
+	{ "pingpong", "round trips over two unbuffered channels, 1 and 2 Ps", pingpong_main },
+	{ "chanbuf", "producers/consumers over a 1024-buffered channel, 2P2C and 1P1C on 2 Ps",
+	  chanbuf_main },
+	{ "select", "4 senders, one receiver doing 4-way selects, 2 and 1 Ps", select_main },
+	{ "timers", "10k goroutines sleeping 1-5 ms 200 times each: oversleep", timers_main },
 	{ "mutex",
 	  "SafeCounter (mutex around a 1000-key map), RWMutex 90% reads, bare mutex; 1/2/64 "
 	  "goroutines on 2 Ps",

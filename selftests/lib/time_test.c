@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Time: gort_sleep, timers (channel and func), stop/reset guarantees and
+ * races, After, tickers, many sleepers, timers from foreign threads and on
+ * idle procs. Each TEST runs in a fresh child; timing bounds are loose (a
+ * noisy 2-CPU machine): they catch lost or very late timers, while the
+ * `timers` benchmark measures precision.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+#include "gort_test.h"
+#include "kselftest_harness.h"
+
+/* A fixture only for TEST_F_TIMEOUT (the 6.1 harness has no TEST_TIMEOUT). */
+FIXTURE(slow)
+{
+	int unused;
+};
+
+FIXTURE_SETUP(slow)
+{
+	self->unused = 0;
+}
+
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+#define MS GORT_MILLISECOND
+#define SLACK ((GORT_TEST_SANITIZED ? 100 : 20) * MS)
+
+static int sleep_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	for (int k = 1; k <= 5; k++) {
+		int64_t t0 = gort_now(), d;
+
+		gort_sleep(k * MS);
+		d = gort_now() - t0;
+		TG_CHECK(d >= k * MS);
+		if (d > k * MS + SLACK)
+			tg_fail(__FILE__, __LINE__, "sleep(%d ms) took %lld us", k,
+				(long long)(d / 1000));
+	}
+	TG_CHECK_EQ(0, gort_sleep(0));
+	TG_CHECK_EQ(0, gort_sleep(-5));
+	return 0;
+}
+
+TEST(sleep_sleeps_at_least_its_duration)
+{
+	ASSERT_EQ(0, gort_main(sleep_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
+/* 10,000 goroutines sleep 1..5 ms twenty times each on 2 procs. */
+struct sleepers {
+	gort_waitgroup wg;
+	int64_t worst, early;
+};
+
+static void sleeper(void *arg)
+{
+	struct sleepers *s = arg;
+	uint64_t x = (uint64_t)gort_id() * 0x9E3779B97F4A7C15ULL;
+
+	for (int k = 0; k < 20; k++) {
+		int64_t d, t0, over;
+
+		x ^= x >> 29;
+		x *= 0xBF58476D1CE4E5B9ULL;
+		d = (int64_t)(1000 + x % 4001) * GORT_MICROSECOND;
+		t0 = gort_now();
+		gort_sleep(d);
+		over = gort_now() - t0 - d;
+		if (over < 0)
+			T_INC(&s->early);
+		for (int64_t w = T_LOAD(&s->worst); over > w;) {
+			if (__atomic_compare_exchange_n(&s->worst, &w, over, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				break;
+		}
+	}
+	gort_wg_done(&s->wg);
+}
+
+static int sleepers_main(int argc, char **argv)
+{
+	struct sleepers s = { 0 };
+	int n = GORT_TEST_SCALE(10000);
+
+	(void)argc;
+	(void)argv;
+	gort_wg_add(&s.wg, n);
+	for (int i = 0; i < n; i++)
+		gort_go(sleeper, &s);
+	gort_wg_wait(&s.wg);
+	TG_CHECK_EQ(0, s.early);
+	/* Only a gross bound: the machine may be shared; all woke, none early. */
+	if (s.worst > 500 * MS)
+		tg_fail(__FILE__, __LINE__, "worst oversleep %lld us", (long long)(s.worst / 1000));
+	return 0;
+}
+
+TEST_F_TIMEOUT(slow, ten_thousand_sleepers_all_wake_and_never_early, 60)
+{
+	setenv("GORT_MAXPROCS", "2", 1);
+	ASSERT_EQ(0, gort_main(sleepers_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
+static int timer_main(int argc, char **argv)
+{
+	gort_timer *t = gort_timer_new(2 * MS);
+	int64_t t0 = gort_now(), fired = 0;
+
+	(void)argc;
+	(void)argv;
+	TG_CHECK(t != NULL);
+	TG_CHECK(gort_chan_recv(gort_timer_chan(t), &fired));
+	TG_CHECK(fired >= t0 + 2 * MS);
+	TG_CHECK(gort_now() - t0 >= 2 * MS);
+	/* Fired and received: stop reports it was not pending. */
+	TG_CHECK(!gort_timer_stop(t));
+	/* Stop before it fires: true, and nothing ever arrives. */
+	TG_CHECK(!gort_timer_reset(t, GORT_SECOND));
+	TG_CHECK(gort_timer_stop(t));
+	gort_sleep(2 * MS);
+	TG_CHECK_EQ(GORT_EAGAIN, gort_chan_try_recv(gort_timer_chan(t), &fired));
+	/* Fired but not received: stop drains the value (Go 1.23) and says so. */
+	gort_timer_reset(t, 1 * MS);
+	while (gort_chan_len(gort_timer_chan(t)) == 0)
+		gort_sleep(MS);
+	TG_CHECK(gort_timer_stop(t));
+	TG_CHECK_EQ(GORT_EAGAIN, gort_chan_try_recv(gort_timer_chan(t), &fired));
+	/* Reset after an unreceived firing: only the new firing is seen. */
+	gort_timer_reset(t, 1 * MS);
+	while (gort_chan_len(gort_timer_chan(t)) == 0)
+		gort_sleep(MS);
+	t0 = gort_now();
+	TG_CHECK(gort_timer_reset(t, 3 * MS));
+	TG_CHECK(gort_chan_recv(gort_timer_chan(t), &fired));
+	TG_CHECK(fired >= t0 + 3 * MS);
+	gort_timer_free(t);
+	gort_timer_free(NULL);
+	return 0;
+}
+
+TEST(timer_fires_and_stop_reset_leave_no_stale_value)
+{
+	ASSERT_EQ(0, gort_main(timer_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
+/* Stop and Reset racing with firings: after Reset(long) returns, no value
+ * may arrive soon; after Stop returns, none at all. */
+struct race {
+	gort_waitgroup wg;
+	int stale;
+};
+
+static void race_worker(void *arg)
+{
+	struct race *r = arg;
+	gort_timer *t = gort_timer_new(0);
+	int64_t v;
+
+	for (int i = 0; i < GORT_TEST_SCALE(2000); i++) {
+		/* Due about now: the firing races with the reset. */
+		gort_timer_reset(t, (i % 3) * GORT_MICROSECOND);
+		if (i & 1)
+			gort_yield();
+		gort_timer_reset(t, 10 * GORT_SECOND);
+		if (gort_chan_try_recv(gort_timer_chan(t), &v) != GORT_EAGAIN)
+			T_INC(&r->stale);
+		gort_timer_stop(t);
+		if (gort_chan_try_recv(gort_timer_chan(t), &v) != GORT_EAGAIN)
+			T_INC(&r->stale);
+	}
+	gort_timer_free(t);
+	gort_wg_done(&r->wg);
+}
+
+static int race_main(int argc, char **argv)
+{
+	struct race r = { 0 };
+
+	(void)argc;
+	(void)argv;
+	gort_wg_add(&r.wg, 8);
+	for (int i = 0; i < 8; i++)
+		gort_go(race_worker, &r);
+	gort_wg_wait(&r.wg);
+	TG_CHECK_EQ(0, r.stale);
+	return 0;
+}
+
+TEST(timer_stop_and_reset_race_with_firing)
+{
+	setenv("GORT_MAXPROCS", "2", 1);
+	ASSERT_EQ(0, gort_main(race_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
+struct afunc {
+	int64_t goid;
+	int runs;
+	gort_waitgroup wg;
+};
+
+static void afunc_fn(void *arg)
+{
+	struct afunc *a = arg;
+
+	T_STORE(&a->goid, gort_id());
+	T_INC(&a->runs);
+	gort_wg_done(&a->wg);
+}
+
+static int after_func_main(int argc, char **argv)
+{
+	struct afunc a = { 0 };
+	gort_timer *t, *u;
+	int64_t v = 0, t0 = gort_now();
+	gort_chan *ch;
+
+	(void)argc;
+	(void)argv;
+	gort_wg_add(&a.wg, 1);
+	t = gort_after_func(2 * MS, afunc_fn, &a);
+	TG_CHECK(t != NULL);
+	TG_CHECK(gort_timer_chan(t) == NULL);
+	gort_wg_wait(&a.wg);
+	TG_CHECK(gort_now() - t0 >= 2 * MS);
+	TG_CHECK(a.goid > 1); /* its own goroutine */
+	TG_CHECK(!gort_timer_stop(t));
+	/* Stopped in time: never runs. */
+	u = gort_after_func(5 * MS, afunc_fn, &a);
+	TG_CHECK(gort_timer_stop(u));
+	gort_sleep(10 * MS);
+	TG_CHECK_EQ(1, T_LOAD(&a.runs));
+	gort_timer_free(u);
+	gort_timer_free(t);
+	TG_CHECK(gort_after_func(1, NULL, NULL) == NULL);
+
+	/* After: a channel the caller may drop before it fires. */
+	t0 = gort_now();
+	ch = gort_after(2 * MS);
+	TG_CHECK(gort_chan_recv(ch, &v));
+	TG_CHECK(v >= t0 + 2 * MS);
+	gort_chan_free(ch);
+	gort_chan_free(gort_after(MS));
+	gort_sleep(3 * MS);
+	return 0;
+}
+
+TEST(after_func_runs_in_its_own_goroutine_and_after_delivers)
+{
+	ASSERT_EQ(0, gort_main(after_func_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
+static int ticker_main(int argc, char **argv)
+{
+	int64_t t0 = gort_now(), prev = 0, v;
+	gort_ticker *tk = gort_ticker_new(2 * MS);
+
+	(void)argc;
+	(void)argv;
+	TG_CHECK(tk != NULL);
+	/* Tick k is due at start + k * period (a late tick does not shift the
+	 * next); the value is the time it was sent. */
+	for (int i = 1; i <= 5; i++) {
+		TG_CHECK(gort_chan_recv(gort_ticker_chan(tk), &v));
+		TG_CHECK(v > prev);
+		TG_CHECK(v >= t0 + i * 2 * MS);
+		prev = v;
+	}
+	/* A slow receiver: ticks are dropped, at most one is buffered. */
+	gort_sleep(10 * MS);
+	TG_CHECK_EQ(1, gort_chan_len(gort_ticker_chan(tk)));
+	gort_ticker_stop(tk);
+	TG_CHECK_EQ(0, gort_chan_len(gort_ticker_chan(tk)));
+	gort_sleep(5 * MS);
+	TG_CHECK_EQ(GORT_EAGAIN, gort_chan_try_recv(gort_ticker_chan(tk), &v));
+	TG_CHECK_EQ(GORT_EINVAL, gort_ticker_reset(tk, 0));
+	TG_CHECK_EQ(0, gort_ticker_reset(tk, 1 * MS));
+	TG_CHECK(gort_chan_recv(gort_ticker_chan(tk), &v));
+	gort_ticker_free(tk);
+	TG_CHECK(gort_ticker_new(0) == NULL);
+	return 0;
+}
+
+TEST(ticker_ticks_drops_for_slow_receivers_and_stops)
+{
+	ASSERT_EQ(0, gort_main(ticker_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
+/* A timer made from a foreign thread while every proc is idle still fires
+ * on time: some idle worker must wake for it. */
+TEST(timer_from_foreign_thread_fires_while_runtime_idle)
+{
+	gort_timer *t;
+	int64_t v, t0;
+
+	ASSERT_EQ(0, gort_init());
+	usleep(20000); /* let every worker go idle */
+	for (int i = 0; i < 5; i++) {
+		t0 = gort_now();
+		t = gort_timer_new(3 * MS);
+		ASSERT_NE(NULL, t);
+		ASSERT_TRUE(gort_chan_recv(gort_timer_chan(t), &v));
+		EXPECT_GE(v, t0 + 3 * MS);
+		EXPECT_LT(gort_now() - t0, 3 * MS + SLACK);
+		gort_timer_free(t);
+	}
+	/* gort_sleep from a foreign thread sleeps the thread. */
+	t0 = gort_now();
+	gort_sleep(2 * MS);
+	EXPECT_GE(gort_now() - t0, 2 * MS);
+}
+
+/* A timer fires although its proc's worker then runs a long computation that
+ * makes no runtime call, and the other proc is busy too (sysmon's net). */
+struct busy {
+	int stop;
+	gort_timer *t;
+};
+
+static void busy_loop(void *arg)
+{
+	struct busy *b = arg;
+
+	while (!T_LOAD(&b->stop))
+		;
+}
+
+static void busy_timer_owner(void *arg)
+{
+	struct busy *b = arg;
+
+	T_STORE(&b->t, gort_timer_new(2 * MS));
+	busy_loop(b);
+}
+
+TEST(timer_fires_while_both_procs_are_busy)
+{
+	struct busy b = { 0 };
+	int64_t t0 = gort_now(), v = 0;
+
+	setenv("GORT_MAXPROCS", "2", 1);
+	ASSERT_GT(gort_go(busy_timer_owner, &b), 0);
+	ASSERT_GT(gort_go(busy_loop, &b), 0);
+	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&b.t) != NULL, 2000));
+	EXPECT_TRUE(gort_chan_recv(gort_timer_chan(T_LOAD(&b.t)), &v));
+	T_STORE(&b.stop, 1);
+	EXPECT_GE(v, t0 + 2 * MS);
+	/* sysmon sleeps up to 10 ms and runs timers 1 ms overdue. */
+	EXPECT_LT(v - t0, 2 * MS + 11 * MS + SLACK);
+}
+
+TEST_HARNESS_MAIN
