@@ -273,6 +273,9 @@ void gfree_scavenge(int64_t now);
 int64_t registry_count(void);
 struct goroutine *registry_get(int64_t i);
 
+/* pool.c: drops idle or all pool caches (the policy is in gort.h). */
+void pool_scavenge(int64_t now);
+
 /* arch: switch.S */
 /* Saves the running context into *save and resumes the one saved at to_sp. */
 void gort_ctx_switch(struct context *save, void *to_sp);
