@@ -87,7 +87,7 @@ struct goroutine {
 	uint8_t wait_reason;
 	bool preempt; /* sysmon asks it to yield at its next runtime call */
 	bool in_syscall;
-	int64_t wait_since; /* monotonic ns when parked */
+	int64_t wait_since; /* when parked: coarse_nanotime(), i.e. to sysmon's tick */
 	void (*fn)(void *);
 	void *arg;
 	const char *name;
@@ -217,6 +217,11 @@ struct sched {
 	bool started;
 	int kassist_fd;
 
+	/* nanotime() as of sysmon's last tick (at most 10 ms old): park times
+	 * are stamped with it, since a clock read per park costs more than the
+	 * rest of a channel operation on a VM. */
+	int64_t coarse_now;
+
 	/* statistics (relaxed atomics) */
 	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw;
 };
@@ -252,6 +257,10 @@ struct proc *proc_idle_get(void);
 void acquire_proc(struct worker *w, struct proc *p);
 struct proc *release_proc(struct worker *w);
 int64_t nanotime(void);
+static inline int64_t coarse_nanotime(void)
+{
+	return __atomic_load_n(&sched.coarse_now, __ATOMIC_RELAXED);
+}
 uint64_t fastrand(void);
 void set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gort_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -647,7 +647,7 @@ void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 	struct goroutine *g = this_goroutine();
 
 	g->wait_reason = (uint8_t)reason;
-	g->wait_since = nanotime();
+	g->wait_since = coarse_nanotime();
 	__atomic_store_n(&g->status, G_WAITING, __ATOMIC_RELEASE);
 	GORT_PROBE2(goroutine__park, g->id, reason);
 	sched_switch(this_worker(), SW_PARK, unlock, arg);

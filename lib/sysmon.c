@@ -164,6 +164,7 @@ static void *sysmon_main(void *arg)
 			futex_wait(&sysmon_futex, seq, delay);
 		__atomic_store_n(&sysmon_sleeping, 0, __ATOMIC_SEQ_CST);
 		now = nanotime();
+		__atomic_store_n(&sched.coarse_now, now, __ATOMIC_RELAXED);
 		due = retake(now);
 		gfree_scavenge(now);
 		timers_watch(now);
