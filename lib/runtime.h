@@ -245,8 +245,18 @@ void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg);
  * is a goroutine (Go's goready), else the global queue; wakes an idle proc. */
 void goroutine_ready(struct goroutine *g);
 
-/* Safe point: stop for the world, or yield when sysmon asked us to. */
-void sched_safe_point(void);
+/* Safe point: stop for the world, or yield when sysmon asked us to. The
+ * check is inline (it runs on every channel operation); the work is not. */
+void sched_safe_point_slow(struct worker *w);
+static inline void sched_safe_point(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
+
+	if (g && (__atomic_load_n(&g->preempt, __ATOMIC_RELAXED) ||
+		  __atomic_load_n(&sched.stw_pending, __ATOMIC_RELAXED)))
+		sched_safe_point_slow(w);
+}
 
 int sched_start(void);
 void sched_wakep(void);
