@@ -25,7 +25,7 @@ void waitq_push(struct waitq *q, struct sudog *sg)
 		__atomic_store_n(&q->first, sg, __ATOMIC_RELAXED); /* racy readers: try fast paths */
 	q->last = sg;
 	sg->queued = true;
-	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_SEQ_CST); /* Dekker: see chan.h */
 }
 
 void waitq_unlink(struct waitq *q, struct sudog *sg)
@@ -133,8 +133,9 @@ static enum ring_result ring_send(struct gort_chan *c, const void *src)
 		s = ring_slot(c, pos);
 		dif = (int64_t)(__atomic_load_n(&s->seq, __ATOMIC_ACQUIRE) - pos);
 		if (dif == 0) {
+			/* seq_cst: one side of the Dekker handshake (chan.h). */
 			if (__atomic_compare_exchange_n(&c->sendpos, &pos, pos + 1, true,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 				elem_copy(c->elem_size, s->elem, src);
 				__atomic_store_n(&s->seq, pos + 1, __ATOMIC_RELEASE);
 				return RING_OK;
@@ -160,7 +161,7 @@ static enum ring_result ring_recv(struct gort_chan *c, void *dst)
 
 		if (dif == 0) {
 			if (__atomic_compare_exchange_n(&c->recvpos, &pos, pos + 1, true,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+							__ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
 				elem_copy(c->elem_size, dst, s->elem);
 				__atomic_store_n(&s->seq, pos + c->ring_size, __ATOMIC_RELEASE);
 				return RING_OK;
@@ -177,8 +178,8 @@ static enum ring_result ring_recv(struct gort_chan *c, void *dst)
 
 static inline uint64_t ring_len(const struct gort_chan *c)
 {
-	uint64_t r = __atomic_load_n(&c->recvpos, __ATOMIC_ACQUIRE);
-	uint64_t s = __atomic_load_n(&c->sendpos, __ATOMIC_ACQUIRE) & ~CHAN_CLOSED;
+	uint64_t r = __atomic_load_n(&c->recvpos, __ATOMIC_SEQ_CST);
+	uint64_t s = __atomic_load_n(&c->sendpos, __ATOMIC_SEQ_CST) & ~CHAN_CLOSED;
 
 	return s > r ? (s - r > c->cap ? c->cap : s - r) : 0;
 }
@@ -192,12 +193,12 @@ static void handoff(struct gort_chan *c, struct sudog *sg, void *dst, const void
 }
 
 enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struct sudog **wake,
-				     bool *notify)
+				     struct waitq **notify)
 {
 	struct sudog *r;
 
 	*wake = NULL;
-	*notify = false;
+	*notify = NULL;
 	if (c->closed)
 		return CHAN_CLOSED_;
 	/* A waiting receiver only ever waits on an empty ring: hand it the
@@ -205,13 +206,17 @@ enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struc
 	if ((c->cap == 0 || ring_len(c) == 0) && (r = waitq_dequeue(&c->recvq))) {
 		handoff(c, r, r->elem, src);
 		*wake = r;
+		/* We may have been woken to use a free slot, and left it free:
+		 * pass that on to the next waiting sender, if any. */
+		if (c->cap)
+			*notify = &c->sendq;
 		return CHAN_DONE;
 	}
 	if (c->cap == 0)
 		return CHAN_BLOCK;
 	switch (ring_send(c, src)) {
 	case RING_OK:
-		*notify = true;
+		*notify = &c->recvq;
 		return CHAN_DONE;
 	case RING_CLOSED:
 		return CHAN_CLOSED_;
@@ -221,12 +226,12 @@ enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struc
 }
 
 enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
-				     struct sudog **wake, bool *notify)
+				     struct sudog **wake, struct waitq **notify)
 {
 	struct sudog *s;
 
 	*wake = NULL;
-	*notify = false;
+	*notify = NULL;
 	if (c->cap == 0) {
 		s = waitq_dequeue(&c->sendq);
 		if (s) {
@@ -240,7 +245,7 @@ enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
 			uint64_t sp;
 
 			if (ring_recv(c, dst) == RING_OK) {
-				*notify = true;
+				*notify = &c->sendq;
 				*ok = true;
 				return CHAN_DONE;
 			}
@@ -273,9 +278,9 @@ void chan_notify(struct gort_chan *c, struct waitq *q)
 {
 	struct sudog *sg;
 
-	/* Pairs with the waiter's push-then-fence (see chan.h). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&q->n, __ATOMIC_RELAXED) == 0)
+	/* seq_cst after the ring operation's seq_cst CAS: pairs with the
+	 * waiter's seq_cst push and re-check (see chan.h). */
+	if (__atomic_load_n(&q->n, __ATOMIC_SEQ_CST) == 0)
 		return;
 	rt_lock(&c->lock);
 	sg = waitq_dequeue(q);
@@ -400,7 +405,6 @@ static bool block_on(struct gort_chan *c, struct chan_waiter *cw, struct sudog *
 	int64_t goid = cw->wt.g ? cw->wt.g->id : 0;
 
 	waitq_push(q, sg);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (chan_ready_locked(c, dir)) {
 		waitq_unlink(q, sg);
 		return true;
@@ -415,7 +419,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block)
 {
 	struct chan_waiter cw;
 	struct sudog sg, *wake;
-	bool notify;
+	struct waitq *notify;
 
 	if (!c) {
 		if (!block)
@@ -447,7 +451,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block)
 			if (wake)
 				chan_wake(wake);
 			if (notify)
-				chan_notify(c, &c->recvq);
+				chan_notify(c, notify);
 			return 0;
 		case CHAN_CLOSED_:
 			rt_unlock(&c->lock);
@@ -479,7 +483,8 @@ static int chan_recv(struct gort_chan *c, void *elem, bool block)
 {
 	struct chan_waiter cw;
 	struct sudog sg, *wake;
-	bool notify, ok;
+	struct waitq *notify;
+	bool ok;
 
 	if (!c) {
 		if (!block)
@@ -506,7 +511,7 @@ static int chan_recv(struct gort_chan *c, void *elem, bool block)
 			if (wake)
 				chan_wake(wake);
 			if (notify)
-				chan_notify(c, &c->sendq);
+				chan_notify(c, notify);
 			return ok ? 1 : 0;
 		default:
 			break;

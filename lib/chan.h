@@ -10,9 +10,9 @@
  * bounded MPMC queue): a send or receive that neither finds the ring full
  * or empty nor has anyone to wake takes no lock at all, which is where
  * Go's channels pay one lock per operation. The lock guards only the wait
- * queues. The handshake with waiters is Dekker's:
- *   a waiter   pushes itself on its queue (q->n++), fences, re-tries the ring;
- *   an operator publishes its ring slot, fences, reads the other queue's n;
+ * queues. The handshake with waiters is Dekker's, every step seq_cst:
+ *   a waiter   pushes itself on its queue (q->n++), then re-reads the ring;
+ *   an operator claims its ring slot (CAS), then reads the other queue's n;
  * so either the waiter's re-try sees the slot, or the operator sees the
  * waiter and wakes it (it then re-tries: sg->retry). A sender that finds a
  * receiver waiting on an empty ring hands it the value directly.
@@ -99,14 +99,13 @@ enum chan_op_result {
 
 /*
  * c locked. Try a send of src (receive into dst) once. On CHAN_DONE, *wake
- * is a waiter to wake and *notify says the other queue must be looked at
- * (chan_notify) once the lock is dropped. recv sets *ok (false: closed and
- * drained).
+ * is a waiter to wake and *notify a queue to look at (chan_notify) once the
+ * lock is dropped, or NULL. recv sets *ok (false: closed and drained).
  */
 enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struct sudog **wake,
-				     bool *notify);
+				     struct waitq **notify);
 enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
-				     struct sudog **wake, bool *notify);
+				     struct sudog **wake, struct waitq **notify);
 /* c locked, a sudog of ours just queued on c: true if the ring changed so
  * that the operation could now proceed (the waiter must re-try, not park). */
 bool chan_ready_locked(struct gort_chan *c, int dir);

@@ -66,7 +66,9 @@ void runq_put(struct proc *p, struct goroutine *g, bool next)
 		uint32_t tail = LOAD_RLX(&p->runq.tail);
 
 		if (tail - head < RUNQ_SIZE) {
-			p->runq.ring[tail % RUNQ_SIZE] = g;
+			/* Atomic (relaxed): a thief may read a stale slot it will
+			 * then fail to claim; a plain store would be a data race. */
+			__atomic_store_n(&p->runq.ring[tail % RUNQ_SIZE], g, __ATOMIC_RELAXED);
 			STORE_REL(&p->runq.tail, tail + 1);
 			return;
 		}
@@ -129,14 +131,15 @@ static uint32_t runq_grab(struct proc *victim, struct goroutine **batch, uint32_
 			if (!__atomic_compare_exchange_n(&victim->runnext, &next, NULL, false,
 							 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 				continue;
-			batch[batch_head % RUNQ_SIZE] = next;
+			__atomic_store_n(&batch[batch_head % RUNQ_SIZE], next, __ATOMIC_RELAXED);
 			return 1;
 		}
 		if (n > RUNQ_SIZE / 2) /* read an inconsistent head/tail pair */
 			continue;
 		for (uint32_t i = 0; i < n; i++)
-			batch[(batch_head + i) % RUNQ_SIZE] =
-				LOAD_RLX(&victim->runq.ring[(head + i) % RUNQ_SIZE]);
+			__atomic_store_n(&batch[(batch_head + i) % RUNQ_SIZE],
+					 LOAD_RLX(&victim->runq.ring[(head + i) % RUNQ_SIZE]),
+					 __ATOMIC_RELAXED);
 		if (__atomic_compare_exchange_n(&victim->runq.head, &head, head + n, false,
 						__ATOMIC_RELEASE, __ATOMIC_RELAXED))
 			return n;

@@ -46,6 +46,7 @@ int gort_init(void)
 	stack_init();
 	cds_wfcq_init(&sched.gq_head, &sched.gq_tail);
 	sched.timer_sleep_until = INT64_MAX;
+	sched.coarse_now = nanotime();
 	for (int i = 0; i < config.maxprocs; i++) {
 		struct proc *p = proc_new(i);
 

@@ -87,7 +87,7 @@ struct goroutine {
 	uint8_t wait_reason;
 	bool preempt; /* sysmon asks it to yield at its next runtime call */
 	bool in_syscall;
-	int64_t wait_since; /* monotonic ns when parked */
+	int64_t wait_since; /* when parked: coarse_nanotime(), i.e. to sysmon's tick */
 	void (*fn)(void *);
 	void *arg;
 	const char *name;
@@ -217,6 +217,11 @@ struct sched {
 	bool started;
 	int kassist_fd;
 
+	/* nanotime() as of sysmon's last tick (at most 10 ms old): park times
+	 * are stamped with it, since a clock read per park costs more than the
+	 * rest of a channel operation on a VM. */
+	int64_t coarse_now;
+
 	/* statistics (relaxed atomics) */
 	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw;
 };
@@ -240,8 +245,18 @@ void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg);
  * is a goroutine (Go's goready), else the global queue; wakes an idle proc. */
 void goroutine_ready(struct goroutine *g);
 
-/* Safe point: stop for the world, or yield when sysmon asked us to. */
-void sched_safe_point(void);
+/* Safe point: stop for the world, or yield when sysmon asked us to. The
+ * check is inline (it runs on every channel operation); the work is not. */
+void sched_safe_point_slow(struct worker *w);
+static inline void sched_safe_point(void)
+{
+	struct worker *w = this_worker();
+	struct goroutine *g = w ? w->curg : NULL;
+
+	if (g && (__atomic_load_n(&g->preempt, __ATOMIC_RELAXED) ||
+		  __atomic_load_n(&sched.stw_pending, __ATOMIC_RELAXED)))
+		sched_safe_point_slow(w);
+}
 
 int sched_start(void);
 void sched_wakep(void);
@@ -252,6 +267,10 @@ struct proc *proc_idle_get(void);
 void acquire_proc(struct worker *w, struct proc *p);
 struct proc *release_proc(struct worker *w);
 int64_t nanotime(void);
+static inline int64_t coarse_nanotime(void)
+{
+	return __atomic_load_n(&sched.coarse_now, __ATOMIC_RELAXED);
+}
 uint64_t fastrand(void);
 void set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void gort_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -272,6 +291,9 @@ void goroutine_free(struct proc *p, struct goroutine *g);
 void gfree_scavenge(int64_t now);
 int64_t registry_count(void);
 struct goroutine *registry_get(int64_t i);
+
+/* pool.c: drops idle or all pool caches (the policy is in gort.h). */
+void pool_scavenge(int64_t now);
 
 /* arch: switch.S */
 /* Saves the running context into *save and resumes the one saved at to_sp. */

@@ -644,14 +644,15 @@ void sched_switch_to_g0(enum switch_action act)
 
 void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 {
-	struct goroutine *g = this_goroutine();
+	struct worker *w = this_worker();
+	struct goroutine *g = w->curg;
 
 	g->wait_reason = (uint8_t)reason;
-	g->wait_since = nanotime();
+	g->wait_since = coarse_nanotime();
 	__atomic_store_n(&g->status, G_WAITING, __ATOMIC_RELEASE);
 	GORT_PROBE2(goroutine__park, g->id, reason);
-	sched_switch(this_worker(), SW_PARK, unlock, arg);
-	g = this_goroutine();
+	sched_switch(w, SW_PARK, unlock, arg);
+	/* w is stale now (we may run on another worker); g is still us. */
 	g->wait_reason = WAIT_NONE;
 }
 
@@ -693,13 +694,10 @@ void gort_yield(void)
 	sched_switch(w, SW_YIELD, NULL, NULL);
 }
 
-void sched_safe_point(void)
+void sched_safe_point_slow(struct worker *w)
 {
-	struct worker *w = this_worker();
-	struct goroutine *g = w ? w->curg : NULL;
+	struct goroutine *g = w->curg;
 
-	if (!g)
-		return;
 	if (__atomic_load_n(&g->preempt, __ATOMIC_RELAXED)) {
 		/* Like Go's preemption: to the back of the global queue, so that
 		 * a goroutine that used up its slice runs after everything that

@@ -117,7 +117,7 @@ static int cmp_case_chan(const void *a, const void *b, void *arg)
 /* Pass 1: tries a case with its channel locked. Returns true when it fired;
  * what to wake or notify once the locks are dropped is left in *wake and
  * *notify. */
-static bool try_case(struct gort_select_case *cs, struct sudog **wake, bool *notify)
+static bool try_case(struct gort_select_case *cs, struct sudog **wake, struct waitq **notify)
 {
 	struct gort_chan *c = cs->chan;
 
@@ -166,6 +166,8 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	uint32_t *pollorder = pollbuf;
 	struct select_state st = { .cases = cases, .lockorder = lockbuf };
 	struct sudog *sgs = sgbuf, *wake;
+	struct gort_chan *token_c = NULL;
+	struct waitq *token = NULL; /* see the retry after pass 3 */
 	struct chan_waiter cw;
 	struct timer deadline_timer;
 	int npoll = 0, ret;
@@ -216,7 +218,7 @@ restart:
 	sellock(&st);
 	for (int k = 0; k < npoll; k++) {
 		int i = (int)pollorder[k];
-		bool notify;
+		struct waitq *notify;
 
 		if (try_case(&cases[i], &wake, &notify)) {
 			struct gort_chan *c = cases[i].chan;
@@ -225,7 +227,9 @@ restart:
 			if (wake)
 				chan_wake(wake);
 			if (notify)
-				chan_notify(c, cases[i].dir == GORT_SEND ? &c->recvq : &c->sendq);
+				chan_notify(c, notify);
+			if (token && token != (cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq))
+				chan_notify(token_c, token);
 			ret = select_done(cases, i);
 			goto out;
 		}
@@ -237,9 +241,14 @@ restart:
 	}
 	if (deadline != GORT_FOREVER && deadline <= nanotime()) {
 		selunlock(&st);
+		if (token)
+			chan_notify(token_c, token);
 		ret = GORT_ETIMEDOUT;
 		goto out;
 	}
+	/* Nothing ready: whatever woke us was taken by someone else, who
+	 * passes it on by their own operation. */
+	token = NULL;
 
 	/* Pass 2: queue on every channel, in lock order. */
 	waiter_init(&cw.wt);
@@ -261,7 +270,6 @@ restart:
 		waitq_push(cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq, sg);
 	}
 	/* Dekker's re-check against lock-free ring operations (chan.h). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	for (int k = 0; k < npoll; k++) {
 		if (chan_ready_locked(sgs[k].c, cases[sgs[k].case_index].dir)) {
 			unqueue_all(&st, cases, sgs, npoll);
@@ -293,8 +301,15 @@ restart:
 		ret = GORT_ETIMEDOUT;
 		goto out;
 	}
-	if (cw.fired->retry)
-		goto restart; /* a buffered channel changed: look again */
+	if (cw.fired->retry) {
+		/* A buffered channel changed: look again. The wakeup was meant
+		 * for one waiter of that queue; if we end up not using it (a
+		 * different case, a timeout), we must wake the next one. */
+		token_c = cw.fired->c;
+		token = cases[cw.fired->case_index].dir == GORT_SEND ? &token_c->sendq
+								     : &token_c->recvq;
+		goto restart;
+	}
 	{
 		struct sudog *sg = cw.fired;
 		struct gort_select_case *cs = &cases[sg->case_index];

@@ -6,7 +6,8 @@
  *  - flags a goroutine that has run for 10 ms without rescheduling, which
  *    then yields at its next runtime call (cooperative preemption);
  *  - runs timers overdue by more than 1 ms (a safety net);
- *  - prints GORTDEBUG=schedtrace lines.
+ *  - prints GORTDEBUG=schedtrace lines;
+ *  - scavenges: unmaps cached stacks, drops sync.Pool caches (pool.c).
  * It ticks every 20 us while some proc is in a syscall region, otherwise it
  * backs off to 10 ms; a syscall entry wakes it from a long sleep.
  */
@@ -163,9 +164,11 @@ static void *sysmon_main(void *arg)
 			futex_wait(&sysmon_futex, seq, delay);
 		__atomic_store_n(&sysmon_sleeping, 0, __ATOMIC_SEQ_CST);
 		now = nanotime();
+		__atomic_store_n(&sched.coarse_now, now, __ATOMIC_RELAXED);
 		due = retake(now);
 		gfree_scavenge(now);
 		timers_watch(now);
+		pool_scavenge(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)
 				schedtrace(now, start);

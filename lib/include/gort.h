@@ -574,20 +574,28 @@ int64_t gort_ctx_deadline(gort_ctx *ctx);
  * the goroutine (a foreign thread blocks in the kernel). All are thread-safe.
  */
 
+/* Private: the wait queue of a sync type (Go's runtime semaphore): a count of
+ * wakeups not yet taken and a list of waiters, under an internal lock. */
+struct gort_semaq_ {
+	uint32_t count_;
+	uint32_t lock_;
+	void *head_;
+	void *tail_;
+};
+#define GORT_SEMAQ_INIT_ { 0, 0, NULL, NULL }
+
 /*
  * Mutex, as Go's sync.Mutex: spins briefly, then parks; after a waiter has
  * waited 1 ms the mutex enters starvation mode and is handed directly to
  * waiters in FIFO order until the queue drains. Unlocking an unlocked mutex
  * is a fatal error (as in Go). trylock returns true when it took the lock.
+ * A mutex is not tied to a goroutine: another goroutine or thread may unlock it.
  */
 typedef struct gort_mutex {
-	int32_t state_;
-	uint32_t sema_;
-	uint32_t lock_;
-	void *waiters_;
-	void *waiters_tail_;
+	int32_t state_; /* locked | woken << 1 | starving << 2 | waiters << 3 */
+	struct gort_semaq_ sema_;
 } gort_mutex;
-#define GORT_MUTEX_INIT { 0, 0, 0, NULL, NULL }
+#define GORT_MUTEX_INIT { 0, GORT_SEMAQ_INIT_ }
 void gort_mutex_lock(gort_mutex *m);
 bool gort_mutex_trylock(gort_mutex *m);
 void gort_mutex_unlock(gort_mutex *m);
@@ -599,14 +607,13 @@ void gort_mutex_unlock(gort_mutex *m);
  * locked is a fatal error.
  */
 typedef struct gort_rwmutex {
-	gort_mutex w_;
-	int32_t reader_count_;
-	int32_t reader_wait_;
-	uint32_t lock_;
-	void *writer_;
-	void *readers_;
+	gort_mutex w_;			/* held by the writer, pending or active */
+	int32_t reader_count_;		/* readers in or waiting; -2^30 while a writer is pending */
+	int32_t reader_wait_;		/* readers the pending writer still waits for */
+	struct gort_semaq_ writer_sem_; /* the pending writer waits here */
+	struct gort_semaq_ reader_sem_; /* readers wait here for the writer to finish */
 } gort_rwmutex;
-#define GORT_RWMUTEX_INIT { GORT_MUTEX_INIT, 0, 0, 0, NULL, NULL }
+#define GORT_RWMUTEX_INIT { GORT_MUTEX_INIT, 0, 0, GORT_SEMAQ_INIT_, GORT_SEMAQ_INIT_ }
 void gort_rwmutex_rlock(gort_rwmutex *rw);
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
 void gort_rwmutex_runlock(gort_rwmutex *rw);
@@ -615,7 +622,8 @@ bool gort_rwmutex_trylock(gort_rwmutex *rw);
 void gort_rwmutex_unlock(gort_rwmutex *rw);
 
 /* Once, as Go's sync.Once: fn(arg) runs exactly once; every caller returns
- * after it has completed. */
+ * after it has completed. fn must not call gort_once_do on the same once
+ * (it would deadlock, as in Go). */
 typedef struct gort_once {
 	uint32_t done_;
 	gort_mutex m_;
@@ -625,14 +633,18 @@ void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
 
 /*
  * Cond, as Go's sync.Cond: wait atomically unlocks m, parks, and relocks m
- * before returning; signal wakes one waiter (FIFO), broadcast all.
+ * before returning; signal wakes one waiter (the longest waiting: FIFO),
+ * broadcast all. Waiters that are woken have to re-check their condition
+ * (Go's advice: wait in a loop). signal and broadcast need not hold m.
  */
 typedef struct gort_cond {
+	uint32_t wait_;	  /* tickets handed out to waiters (Go's notifyList.wait) */
+	uint32_t notify_; /* tickets already notified */
 	uint32_t lock_;
 	void *waiters_;
 	void *waiters_tail_;
 } gort_cond;
-#define GORT_COND_INIT { 0, NULL, NULL }
+#define GORT_COND_INIT { 0, 0, 0, NULL, NULL }
 void gort_cond_wait(gort_cond *c, gort_mutex *m);
 void gort_cond_signal(gort_cond *c);
 void gort_cond_broadcast(gort_cond *c);
@@ -644,7 +656,18 @@ void gort_cond_broadcast(gort_cond *c);
  * is empty); put caches obj (NULL is ignored). Cached objects may be dropped
  * at any time (passed to free_fn, if set): the runtime drops them under
  * memory pressure and, once the GC exists, on every GC cycle. gort_pool_new
- * returns NULL when out of memory; gort_pool_free frees every cached object.
+ * returns NULL when out of memory; gort_pool_free frees every cached object
+ * (no other call on the pool may run concurrently with it or follow it).
+ * free_fn may run on any thread (the runtime's sysmon thread included), must
+ * not block and must not call gort_pool_new or gort_pool_free.
+ *
+ * Until the GC exists, the runtime's scavenger (in the sysmon thread) looks
+ * at every pool once a second and drops:
+ *  - the cache of a pool that has had no get or put for two whole seconds
+ *    (Go drops what survives two GC cycles unused: its victim cache);
+ *  - the caches of all pools whenever the resident set size has doubled
+ *    since the last time it did so (at least 8 MiB: Go's GOGC=100 heap goal).
+ * gort_pool_drain_all() does the latter on request.
  */
 typedef struct gort_pool gort_pool;
 gort_pool *gort_pool_new(void *(*new_fn)(void), void (*free_fn)(void *obj));

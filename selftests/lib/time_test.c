@@ -119,8 +119,8 @@ TEST_F_TIMEOUT(slow, ten_thousand_sleepers_all_wake_and_never_early, 60)
 
 static int timer_main(int argc, char **argv)
 {
-	gort_timer *t = gort_timer_new(2 * MS);
 	int64_t t0 = gort_now(), fired = 0;
+	gort_timer *t = gort_timer_new(2 * MS);
 
 	(void)argc;
 	(void)argv;

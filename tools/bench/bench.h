@@ -41,6 +41,7 @@ int pingpong_main(int argc, char **argv);
 int chanbuf_main(int argc, char **argv);
 int select_main(int argc, char **argv);
 int timers_main(int argc, char **argv);
+int mutex_main(int argc, char **argv);
 
 /* ---- output ---- */
 

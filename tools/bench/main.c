@@ -29,6 +29,10 @@ static const struct bench_workload workloads[] = {
 	  chanbuf_main },
 	{ "select", "4 senders, one receiver doing 4-way selects, 2 and 1 Ps", select_main },
 	{ "timers", "10k goroutines sleeping 1-5 ms 200 times each: oversleep", timers_main },
+	{ "mutex",
+	  "SafeCounter (mutex around a 1000-key map), RWMutex 90% reads, bare mutex; 1/2/64 "
+	  "goroutines on 2 Ps",
+	  mutex_main },
 };
 #define NWORKLOADS ((int)(sizeof(workloads) / sizeof(workloads[0])))
 

@@ -20,16 +20,17 @@
  *   plus, depending on the mode:
  *   none      : nothing else (baseline: gaps caused by the host / OS only).
  *   gosleep   : 1 blocker goroutine: loop { t = now; time.Sleep(1 ms); over = now - t - 1 ms }
- *               [SKIPPED: gort has no timers / runtime-aware sleep yet (issue #4);
- *                prints "# mode gosleep skipped: needs timers (issue #4)"]
+ *               [gort_sleep(1 ms): parks the goroutine on a runtime timer]
  *   rawsleep  : 1 blocker goroutine: loop { t = now; syscall.Nanosleep(1 ms) (raw blocking
  *               syscall through entersyscall/exitsyscall, P is NOT released eagerly);
  *               over = now - t - 1 ms }   ("now" after the call = when the goroutine runs again)
  *               [GORT_BLOCKING(syscall(SYS_nanosleep, 1 ms)): gort_syscall_enter/exit,
  *                the proc is retaken by sysmon after 20 us, as in Go]
- *   pipe      : 1 writer goroutine: loop { time.Sleep(1 ms); write(fd_w, ...) } and
- *               1 reader goroutine blocked in read(fd_r) as a raw syscall.
- *               [SKIPPED: the writer needs time.Sleep, i.e. timers (issue #4)]
+ *   pipe      : 1 writer goroutine: loop { time.Sleep(1 ms); write(fd_w, 8-byte message holding
+ *               the monotonic write time) as a raw syscall; fd_w is O_NONBLOCK, never blocks }
+ *               1 reader goroutine: loop { read(fd_r, 8 bytes) as a raw BLOCKING syscall (blocking
+ *               pipe fd, no netpoller); over = now - write time in the message }
+ *               [gort_sleep; write(2); GORT_BLOCKING(read(2)) in a syscall region]
  * Results per mode (name syscall.<mode>):
  *   work_munits_per_s  : worker units completed per second, both workers together, /1e6
  *   stall_ms_per_s     : sum of recorded gaps / (W * DUR), in ms per second
@@ -39,9 +40,7 @@
  *   blocker_over_p50_us, blocker_over_p99_us : (elapsed - 1 ms) of the blocking operation,
  *                        i.e. OS timer slack + time waiting for a P after the syscall.
  *
- * Flags as in Go: -d 4s, -modes none,gosleep,rawsleep,pipe (the default; the
- * two modes that need timers are reported as skipped, so by default none and
- * rawsleep run). A watchdog thread (an OS thread, not a goroutine) aborts the
+ * Flags as in Go: -d 4s, -modes none,gosleep,rawsleep,pipe (the default). A watchdog thread (an OS thread, not a goroutine) aborts the
  * process if a mode overruns 3*DUR+20 s, like the Go program's watchdog.
  * BENCH_THREADS=1 adds per-thread CPU time and context switches (cumulative)
  * to the stderr diagnostics.
@@ -49,6 +48,10 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <unistd.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -124,7 +127,64 @@ static void rawsleep_blocker(void *p)
 	gort_wg_done(&rs->bwg);
 }
 
-/* ---- watchdog: an OS thread, since gort has no timers yet ---- */
+static void gosleep_blocker(void *p)
+{
+	struct run_state *rs = p;
+	struct bench_vec o;
+
+	bench_vec_init(&o, 1 << 14);
+	while (__atomic_load_n(&rs->stop, __ATOMIC_SEQ_CST) == 0) {
+		int64_t t = gort_now();
+
+		gort_sleep(GORT_MILLISECOND);
+		bench_vec_push(&o, gort_now() - t - GORT_MILLISECOND);
+	}
+	rs->bover = o;
+	gort_wg_done(&rs->bwg);
+}
+
+static int pipe_fd[2];
+
+static void pipe_reader(void *p)
+{
+	struct run_state *rs = p;
+	struct bench_vec o;
+	int64_t sent;
+
+	bench_vec_init(&o, 1 << 14);
+	while (__atomic_load_n(&rs->stop, __ATOMIC_SEQ_CST) == 0) {
+		ssize_t n = GORT_BLOCKING(read(pipe_fd[0], &sent, sizeof(sent)));
+
+		if (n != (ssize_t)sizeof(sent)) {
+			fprintf(stderr, "# pipe read: %zd %s\n", n, strerror(errno));
+			exit(1);
+		}
+		bench_vec_push(&o, gort_now() - sent);
+	}
+	rs->bover = o;
+	gort_wg_done(&rs->bwg);
+}
+
+static void pipe_writer(void *p)
+{
+	struct run_state *rs = p;
+
+	for (;;) {
+		int64_t now;
+		bool stop = __atomic_load_n(&rs->stop, __ATOMIC_SEQ_CST) != 0;
+
+		if (!stop)
+			gort_sleep(GORT_MILLISECOND);
+		now = gort_now();
+		/* Non-blocking: a message that does not fit is dropped. */
+		(void)!write(pipe_fd[1], &now, sizeof(now));
+		if (stop)
+			break; /* the last write above unblocks the reader */
+	}
+	gort_wg_done(&rs->bwg);
+}
+
+/* ---- watchdog: an OS thread, independent of the runtime it watches ---- */
 
 static int64_t wd_deadline; /* atomic; 0 = disarmed */
 static const char *wd_mode;
@@ -225,11 +285,26 @@ static void run(const char *mode, int64_t dur)
 	if (strcmp(mode, "rawsleep") == 0) {
 		gort_wg_add(&rs.bwg, 1);
 		gort_go(rawsleep_blocker, &rs);
+	} else if (strcmp(mode, "gosleep") == 0) {
+		gort_wg_add(&rs.bwg, 1);
+		gort_go(gosleep_blocker, &rs);
+	} else if (strcmp(mode, "pipe") == 0) {
+		if (pipe(pipe_fd) != 0 || fcntl(pipe_fd[1], F_SETFL, O_NONBLOCK) != 0) {
+			fprintf(stderr, "# pipe: %s\n", strerror(errno));
+			exit(1);
+		}
+		gort_wg_add(&rs.bwg, 2);
+		gort_go(pipe_reader, &rs);
+		gort_go(pipe_writer, &rs);
 	}
 	gort_wg_wait(&rs.wg);
 	el = gort_now() - t0;
 	__atomic_store_n(&rs.stop, 1, __ATOMIC_SEQ_CST);
 	gort_wg_wait(&rs.bwg);
+	if (strcmp(mode, "pipe") == 0) {
+		close(pipe_fd[0]);
+		close(pipe_fd[1]);
+	}
 	__atomic_store_n(&wd_deadline, 0, __ATOMIC_RELEASE);
 	gort_stats(&st1);
 
@@ -295,11 +370,7 @@ static int syscall_body(int argc, char **argv)
 
 		if (len > 0) {
 			snprintf(mode, sizeof(mode), "%.*s", (int)len, s);
-			if (strcmp(mode, "gosleep") == 0 || strcmp(mode, "pipe") == 0)
-				fprintf(stderr, "# mode %s skipped: needs timers (issue #4)\n",
-					mode);
-			else
-				run(mode, dur_arg);
+			run(mode, dur_arg);
 		}
 		s += len;
 		if (*s == ',')
@@ -313,8 +384,7 @@ int syscall_main(int argc, char **argv)
 	static const struct bench_flag flags[] = {
 		{ "d", BF_DUR, &dur_arg, "duration per mode (default 4s)" },
 		{ "modes", BF_STR, &modes_arg,
-		  "comma-separated modes (default none,gosleep,rawsleep,pipe; gosleep and pipe "
-		  "need timers and are skipped)" },
+		  "comma-separated modes (default none,gosleep,rawsleep,pipe)" },
 	};
 	pthread_t t;
 
