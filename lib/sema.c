@@ -211,6 +211,7 @@ int gort_sema_acquire(gort_sema *s, gort_ctx *ctx, int64_t w)
 	rt_lock(&s->lock);
 	if (sw.state == SW_WAITING) {
 		sw.blocked = true;
+		/* kind 4: sema (tools/README.md; semaq.h names kinds 1-3) */
 		GORT_PROBE3(mutex__contend, (uintptr_t)s, 4, gort_id());
 		waiter_block(&sw.wt, WAIT_SEMA, &s->lock);
 	} else {
