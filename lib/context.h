@@ -13,14 +13,17 @@
  *	ctx_stop_after(ctx, &cw);	// afterwards wake_me is not running
  *					// and will never run
  *
- * Contract for fn: it runs exactly once per registration if the context is
- * cancelled before ctx_stop_after(), on the cancelling goroutine or thread,
- * outside every context lock. It must be short and must not block (take an
- * rt_lock, wake a waiter); it must not call back into the context's
- * functions for the same context tree with an rt_lock held that the
- * registering code holds while calling ctx_after_cancel/ctx_stop_after.
- * The simplest rule, which lib/sema.c follows: never call ctx_after_cancel or
- * ctx_stop_after with a lock held that fn takes.
+ * Contract for fn: it runs at most once per registration, exactly once if
+ * the context (or an ancestor) is cancelled before ctx_stop_after() takes
+ * it back, on the cancelling goroutine or thread, with no context lock held
+ * (so it may call gort_ctx_err()). It must be short and must not park: take
+ * an rt_lock, decide, wake a waiter. ctx_stop_after() may wait for a running
+ * fn, so never call ctx_after_cancel() or ctx_stop_after() holding a lock
+ * that fn takes (lib/sema.c registers and unregisters outside its lock).
+ *
+ * Cost: registration and removal are O(1) under the context's lock; a
+ * cancellation runs every registered fn once. A context that can never be
+ * cancelled (the background, values over it) costs nothing.
  */
 #ifndef GORT_CONTEXT_H
 #define GORT_CONTEXT_H
