@@ -66,7 +66,7 @@ static void selpark_commit(void *arg)
 
 		timer_start(st->deadline_timer, st->deadline, &err);
 		if (err)
-			gort_fatal("select: out of memory arming the deadline timer");
+			gort_fatal("select: cannot arm the deadline timer: %s", gort_strerror(err));
 	}
 	selunlock(st);
 }
@@ -182,6 +182,14 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 				   i, cases[i].dir);
 			return GORT_EINVAL;
 		}
+	}
+	/* A deadline needs the timers, hence the runtime (a foreign thread
+	 * may be its first user). */
+	if (deadline != GORT_SELECT_DEFAULT && deadline != GORT_FOREVER) {
+		int err = gort_init();
+
+		if (err)
+			return err;
 	}
 	sched_safe_point();
 	if (n > SELECT_STACK_CASES) {

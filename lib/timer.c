@@ -151,8 +151,16 @@ bool timer_start(struct timer *t, int64_t when, int *err)
 	bool own = p != NULL;
 
 	if (!p) {
-		int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+		/* A foreign thread may be the runtime's first user (a select
+		 * with a deadline): timers need the procs. */
+		int n, e = gort_init();
 
+		if (e) {
+			if (err)
+				*err = e;
+			return was;
+		}
+		n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 		p = sched.allp[fastrand() % (uint64_t)(n > 0 ? n : 1)];
 	}
 	rt_lock(&p->timers.lock);

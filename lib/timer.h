@@ -49,9 +49,10 @@ void timer_init(struct timer *t, void (*fn)(struct timer *t, int64_t now), void 
 
 /*
  * Queues t to fire at when (re-queues it if it is queued: a reset). It goes
- * on the caller's proc, or any proc for a foreign thread. Returns true when
- * it was queued before. Fails only when out of memory (returns false and t
- * is not queued; *err set to GORT_ENOMEM).
+ * on the caller's proc, or any proc for a foreign thread (starting the
+ * runtime if needed). Returns true when it was queued before. Fails only
+ * when out of memory or the runtime cannot start: t is then not queued and
+ * *err is set (GORT_ENOMEM, or gort_init()'s error).
  */
 bool timer_start(struct timer *t, int64_t when, int *err);
 

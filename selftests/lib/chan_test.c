@@ -960,6 +960,20 @@ TEST(foreign_thread_talks_to_goroutines_over_channels)
 	gort_free(idle);
 }
 
+/* The runtime's first user is a foreign thread's select with a deadline. */
+TEST(select_deadline_from_foreign_thread_before_the_runtime_starts)
+{
+	int_chan c = gort_make(int_chan, 0);
+	struct gort_select_case cs;
+	int64_t t0 = gort_now();
+	int v;
+
+	cs = gort_case_recv(c, &v);
+	EXPECT_EQ(GORT_ETIMEDOUT, gort_select(&cs, 1, t0 + 2 * GORT_MILLISECOND));
+	EXPECT_GE(gort_now() - t0, 2 * GORT_MILLISECOND);
+	gort_free(c);
+}
+
 /* ---- bad arguments ---- */
 
 TEST(chan_make_rejects_huge_elements_and_buffers)
