@@ -298,6 +298,14 @@ void chan_wake(struct sudog *sg)
 	waiter_wake(&sg->cw->wt);
 }
 
+void chan_complete(struct gort_chan *c, struct sudog *wake, struct waitq *notify)
+{
+	if (wake)
+		chan_wake(wake);
+	if (notify)
+		chan_notify(c, notify);
+}
+
 void chan_closed_misuse(const char *what)
 {
 	if (config.panic_closed)
@@ -448,10 +456,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block)
 		switch (chan_send_locked(c, elem, &wake, &notify)) {
 		case CHAN_DONE:
 			rt_unlock(&c->lock);
-			if (wake)
-				chan_wake(wake);
-			if (notify)
-				chan_notify(c, notify);
+			chan_complete(c, wake, notify);
 			return 0;
 		case CHAN_CLOSED_:
 			rt_unlock(&c->lock);
@@ -508,10 +513,7 @@ static int chan_recv(struct gort_chan *c, void *elem, bool block)
 		switch (chan_recv_locked(c, elem, &ok, &wake, &notify)) {
 		case CHAN_DONE:
 			rt_unlock(&c->lock);
-			if (wake)
-				chan_wake(wake);
-			if (notify)
-				chan_notify(c, notify);
+			chan_complete(c, wake, notify);
 			return ok ? 1 : 0;
 		default:
 			break;

@@ -112,6 +112,8 @@ bool chan_ready_locked(struct gort_chan *c, int dir);
 /* After a ring operation: wakes one waiter of q (if any) to re-try. */
 void chan_notify(struct gort_chan *c, struct waitq *q);
 void chan_wake(struct sudog *sg);
+/* What a *_locked operation left to do once the lock is dropped. */
+void chan_complete(struct gort_chan *c, struct sudog *wake, struct waitq *notify);
 void chan_closed_misuse(const char *what);
 
 /* Runtime holders (timers, contexts) of a channel. */

@@ -232,10 +232,7 @@ restart:
 			struct gort_chan *c = cases[i].chan;
 
 			selunlock(&st);
-			if (wake)
-				chan_wake(wake);
-			if (notify)
-				chan_notify(c, notify);
+			chan_complete(c, wake, notify);
 			if (token && token != (cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq))
 				chan_notify(token_c, token);
 			ret = select_done(cases, i);
