@@ -22,7 +22,8 @@ void waitq_push(struct waitq *q, struct sudog *sg)
 	if (q->last)
 		q->last->next = sg;
 	else
-		__atomic_store_n(&q->first, sg, __ATOMIC_RELAXED); /* racy readers: try fast paths */
+		__atomic_store_n(&q->first, sg,
+				 __ATOMIC_RELAXED); /* racy readers: try fast paths */
 	q->last = sg;
 	sg->queued = true;
 	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_SEQ_CST); /* Dekker: see chan.h */
@@ -95,7 +96,12 @@ static inline void elem_zero(const struct gort_chan *c, void *dst)
 
 /* ---- the lock-free ring of a buffered channel ---- */
 
-enum ring_result { RING_OK, RING_FULL, RING_EMPTY, RING_CLOSED };
+enum ring_result {
+	RING_OK,
+	RING_FULL,
+	RING_EMPTY,
+	RING_CLOSED
+};
 
 static inline struct chan_slot *ring_slot(const struct gort_chan *c, uint64_t pos)
 {
@@ -225,8 +231,8 @@ enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struc
 	}
 }
 
-enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
-				     struct sudog **wake, struct waitq **notify)
+enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok, struct sudog **wake,
+				     struct waitq **notify)
 {
 	struct sudog *s;
 

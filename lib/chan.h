@@ -104,8 +104,8 @@ enum chan_op_result {
  */
 enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struct sudog **wake,
 				     struct waitq **notify);
-enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
-				     struct sudog **wake, struct waitq **notify);
+enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok, struct sudog **wake,
+				     struct waitq **notify);
 /* c locked, a sudog of ours just queued on c: true if the ring changed so
  * that the operation could now proceed (the waiter must re-try, not park). */
 bool chan_ready_locked(struct gort_chan *c, int dir);

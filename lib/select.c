@@ -136,8 +136,8 @@ static bool try_case(struct gort_select_case *cs, struct sudog **wake, struct wa
 }
 
 /* Locks held: takes our sudogs still queued off their queues. */
-static void unqueue_all(struct select_state *st, struct gort_select_case *cases,
-			struct sudog *sgs, int n)
+static void unqueue_all(struct select_state *st, struct gort_select_case *cases, struct sudog *sgs,
+			int n)
 {
 	(void)st;
 	for (int k = 0; k < n; k++) {
@@ -178,8 +178,9 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	}
 	for (int i = 0; i < n; i++) {
 		if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV) {
-			set_errmsg("gort_select: case %d: dir %d is neither GORT_SEND nor GORT_RECV",
-				   i, cases[i].dir);
+			set_errmsg(
+				"gort_select: case %d: dir %d is neither GORT_SEND nor GORT_RECV",
+				i, cases[i].dir);
 			return GORT_EINVAL;
 		}
 	}

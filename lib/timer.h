@@ -27,9 +27,9 @@ struct timer {
 	/* now: the time the runner read; the function must not block. */
 	void (*fn)(struct timer *t, int64_t now);
 	void *arg;
-	struct proc *p;	 /* the proc whose heap holds it, NULL when not queued;
-			  * written under that proc's timer lock */
-	int32_t idx;	 /* index in p's heap */
+	struct proc *p;	  /* the proc whose heap holds it, NULL when not queued;
+			   * written under that proc's timer lock */
+	int32_t idx;	  /* index in p's heap */
 	uint32_t running; /* atomic: fn is running (see timer_wait_idle) */
 	bool fn_owns;	  /* the runner never touches t once fn is called, so
 			   * fn may free it or wake its stack's owner (who

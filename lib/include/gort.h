@@ -250,10 +250,10 @@ int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *v, 
 /* ===================================================================== */
 
 /* Durations and instants are int64_t nanoseconds; instants are gort_now() values. */
-#define GORT_NANOSECOND  ((int64_t)1)
+#define GORT_NANOSECOND ((int64_t)1)
 #define GORT_MICROSECOND ((int64_t)1000)
 #define GORT_MILLISECOND ((int64_t)1000000)
-#define GORT_SECOND	 ((int64_t)1000000000)
+#define GORT_SECOND ((int64_t)1000000000)
 /* A deadline that never comes. */
 #define GORT_FOREVER INT64_MAX
 
@@ -373,7 +373,10 @@ size_t gort_chan_elem_size(const gort_chan *ch);
  * a NULL cases with n > 0, or a bad dir. Channel locks are taken in address
  * order, so concurrent selects over overlapping sets never deadlock.
  */
-enum { GORT_SEND = 1, GORT_RECV = 2 };
+enum {
+	GORT_SEND = 1,
+	GORT_RECV = 2
+};
 #define GORT_SELECT_DEFAULT ((int64_t)0)
 struct gort_select_case {
 	gort_chan *chan;
@@ -396,44 +399,45 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline);
  * gort_case_send(c, ptr) / gort_case_recv(c, ptr) build select cases with
  * the same pointer check.
  */
-#define GORT_CHAN_TYPE(name, T)         \
-	typedef struct name {           \
-		gort_chan *ch;          \
-		T elem_type_[0];        \
+#define GORT_CHAN_TYPE(name, T)  \
+	typedef struct name {    \
+		gort_chan *ch;   \
+		T elem_type_[0]; \
 	} name
 #define gort_chan_elem_t(c) __typeof__((c).elem_type_[0])
 #define gort_make(type, cap) \
 	((type){ .ch = gort_chan_make(sizeof(((type *)0)->elem_type_[0]), (cap)) })
-#define gort_send(c, v)                                          \
-	__extension__({                                          \
-		gort_chan_elem_t(c) gort_send_v_ = (v);          \
-		gort_chan_send((c).ch, &gort_send_v_);           \
+#define gort_send(c, v)                                 \
+	__extension__({                                 \
+		gort_chan_elem_t(c) gort_send_v_ = (v); \
+		gort_chan_send((c).ch, &gort_send_v_);  \
 	})
-#define gort_recv(c, p)                                          \
-	__extension__({                                          \
-		gort_chan_elem_t(c) *gort_recv_p_ = (p);         \
-		gort_chan_recv((c).ch, gort_recv_p_);            \
+#define gort_recv(c, p)                                  \
+	__extension__({                                  \
+		gort_chan_elem_t(c) *gort_recv_p_ = (p); \
+		gort_chan_recv((c).ch, gort_recv_p_);    \
 	})
-#define gort_try_send(c, v)                                      \
-	__extension__({                                          \
-		gort_chan_elem_t(c) gort_send_v_ = (v);          \
-		gort_chan_try_send((c).ch, &gort_send_v_);       \
+#define gort_try_send(c, v)                                \
+	__extension__({                                    \
+		gort_chan_elem_t(c) gort_send_v_ = (v);    \
+		gort_chan_try_send((c).ch, &gort_send_v_); \
 	})
-#define gort_try_recv(c, p)                                      \
-	__extension__({                                          \
-		gort_chan_elem_t(c) *gort_recv_p_ = (p);         \
-		gort_chan_try_recv((c).ch, gort_recv_p_);        \
+#define gort_try_recv(c, p)                               \
+	__extension__({                                   \
+		gort_chan_elem_t(c) *gort_recv_p_ = (p);  \
+		gort_chan_try_recv((c).ch, gort_recv_p_); \
 	})
 #define gort_close(c) gort_chan_close((c).ch)
-#define gort_free(c)  gort_chan_free((c).ch)
-#define gort_len(c)   gort_chan_len((c).ch)
-#define gort_cap(c)   gort_chan_cap((c).ch)
-#define gort_case_send(c, p)                                                         \
-	((struct gort_select_case){ .chan = (c).ch, .dir = GORT_SEND,                 \
+#define gort_free(c) gort_chan_free((c).ch)
+#define gort_len(c) gort_chan_len((c).ch)
+#define gort_cap(c) gort_chan_cap((c).ch)
+#define gort_case_send(c, p)                          \
+	((struct gort_select_case){ .chan = (c).ch,   \
+				    .dir = GORT_SEND, \
 				    .elem = (void *)(const gort_chan_elem_t(c) *){ (p) } })
-#define gort_case_recv(c, p)                                                 \
-	((struct gort_select_case){ .chan = (c).ch, .dir = GORT_RECV,         \
-				    .elem = (gort_chan_elem_t(c) *){ (p) } })
+#define gort_case_recv(c, p)        \
+	((struct gort_select_case){ \
+		.chan = (c).ch, .dir = GORT_RECV, .elem = (gort_chan_elem_t(c) *){ (p) } })
 
 /* ===================================================================== */
 /* Errors                                                                */
@@ -468,7 +472,7 @@ struct gort_error_kind {
 	/* Optional: frees the kind's data when the last reference goes. */
 	void (*free_data)(void *data);
 };
-extern const struct gort_error_kind gort_error_kind_basic;	 /* gort_error_new/wrap */
+extern const struct gort_error_kind gort_error_kind_basic;  /* gort_error_new/wrap */
 extern const struct gort_error_kind gort_error_kind_system; /* gort_error_errno */
 
 gort_error *gort_error_new(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -479,7 +483,8 @@ gort_error *gort_error_wrap(gort_error *cause, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* A system error: code -errnum, message "CONTEXT: strerror(errnum)" (just
  * strerror(errnum) when fmt is NULL or ""). Its kind is gort_error_kind_system. */
-gort_error *gort_error_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+gort_error *gort_error_errno(int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* An error of a user-defined kind carrying data (freed by kind->free_data when
  * the last reference goes; also when the constructor fails and returns
  * gort_error_oom, so ownership of data always passes). cause may be NULL; a
@@ -490,9 +495,9 @@ gort_error *gort_error_new_kind(const struct gort_error_kind *kind, int code, vo
 gort_error *gort_error_ref(gort_error *e);
 void gort_error_free(gort_error *e);
 
-int gort_error_code(const gort_error *e);	    /* 0 for NULL */
-const char *gort_error_msg(const gort_error *e);    /* own message, "" for NULL */
-void *gort_error_data(const gort_error *e);	    /* the kind's data */
+int gort_error_code(const gort_error *e);	 /* 0 for NULL */
+const char *gort_error_msg(const gort_error *e); /* own message, "" for NULL */
+void *gort_error_data(const gort_error *e);	 /* the kind's data */
 const struct gort_error_kind *gort_error_kind(const gort_error *e);
 gort_error *gort_error_unwrap(const gort_error *e); /* borrowed; NULL at the end */
 /* errors.Is: true when target is e or in e's chain (by identity). */
@@ -507,9 +512,10 @@ int gort_error_format(const gort_error *e, char *buf, size_t size);
 char *gort_error_string(const gort_error *e);
 
 /* Static errors (never freed): */
-extern gort_error *const gort_error_canceled;	      /* "context canceled", GORT_ECANCELED */
-extern gort_error *const gort_error_deadline_exceeded; /* "context deadline exceeded", GORT_ETIMEDOUT */
-extern gort_error *const gort_error_oom;	      /* "out of memory", GORT_ENOMEM */
+extern gort_error *const gort_error_canceled; /* "context canceled", GORT_ECANCELED */
+extern gort_error
+	*const gort_error_deadline_exceeded; /* "context deadline exceeded", GORT_ETIMEDOUT */
+extern gort_error *const gort_error_oom;     /* "out of memory", GORT_ENOMEM */
 
 /* ===================================================================== */
 /* Context                                                               */
@@ -582,7 +588,10 @@ struct gort_semaq_ {
 	void *head_;
 	void *tail_;
 };
-#define GORT_SEMAQ_INIT_ { 0, 0, NULL, NULL }
+#define GORT_SEMAQ_INIT_         \
+	{                        \
+		0, 0, NULL, NULL \
+	}
 
 /*
  * Mutex, as Go's sync.Mutex: spins briefly, then parks; after a waiter has
@@ -595,7 +604,10 @@ typedef struct gort_mutex {
 	int32_t state_; /* locked | woken << 1 | starving << 2 | waiters << 3 */
 	struct gort_semaq_ sema_;
 } gort_mutex;
-#define GORT_MUTEX_INIT { 0, GORT_SEMAQ_INIT_ }
+#define GORT_MUTEX_INIT             \
+	{                           \
+		0, GORT_SEMAQ_INIT_ \
+	}
 void gort_mutex_lock(gort_mutex *m);
 bool gort_mutex_trylock(gort_mutex *m);
 void gort_mutex_unlock(gort_mutex *m);
@@ -613,7 +625,10 @@ typedef struct gort_rwmutex {
 	struct gort_semaq_ writer_sem_; /* the pending writer waits here */
 	struct gort_semaq_ reader_sem_; /* readers wait here for the writer to finish */
 } gort_rwmutex;
-#define GORT_RWMUTEX_INIT { GORT_MUTEX_INIT, 0, 0, GORT_SEMAQ_INIT_, GORT_SEMAQ_INIT_ }
+#define GORT_RWMUTEX_INIT                                                 \
+	{                                                                 \
+		GORT_MUTEX_INIT, 0, 0, GORT_SEMAQ_INIT_, GORT_SEMAQ_INIT_ \
+	}
 void gort_rwmutex_rlock(gort_rwmutex *rw);
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
 void gort_rwmutex_runlock(gort_rwmutex *rw);
@@ -628,7 +643,10 @@ typedef struct gort_once {
 	uint32_t done_;
 	gort_mutex m_;
 } gort_once;
-#define GORT_ONCE_INIT { 0, GORT_MUTEX_INIT }
+#define GORT_ONCE_INIT             \
+	{                          \
+		0, GORT_MUTEX_INIT \
+	}
 void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
 
 /*
@@ -644,7 +662,10 @@ typedef struct gort_cond {
 	void *waiters_;
 	void *waiters_tail_;
 } gort_cond;
-#define GORT_COND_INIT { 0, 0, 0, NULL, NULL }
+#define GORT_COND_INIT              \
+	{                           \
+		0, 0, 0, NULL, NULL \
+	}
 void gort_cond_wait(gort_cond *c, gort_mutex *m);
 void gort_cond_signal(gort_cond *c);
 void gort_cond_broadcast(gort_cond *c);

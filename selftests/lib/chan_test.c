@@ -856,7 +856,9 @@ TEST(select_on_closed_channel_reports_not_ok)
 /* Many cases: the scratch arrays move to the heap above 16. */
 static int select_many_main(int argc, char **argv)
 {
-	enum { N = 100 };
+	enum {
+		N = 100
+	};
 	int_chan c[N];
 	struct gort_select_case cs[N];
 	int v = 0, seen[N] = { 0 };
