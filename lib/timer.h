@@ -36,12 +36,17 @@ struct timer {
 			   * then needs no timer_wait_idle); running stays set */
 };
 
+struct timer_entry {
+	int64_t when; /* == t->when while queued */
+	struct timer *t;
+};
+
 /* A proc's heap. when0 mirrors the root's due time (0: empty) so that the
  * hot paths can test "anything due?" without the lock. */
 struct timer_heap {
 	struct rt_lock lock;
 	int64_t when0; /* atomic */
-	struct timer **h;
+	struct timer_entry *h;
 	int n, cap;
 };
 
