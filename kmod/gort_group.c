@@ -244,7 +244,7 @@ int gort_group_mmap(struct gort_group *group, struct vm_area_struct *vma)
 	ret = remap_vmalloc_range(vma, group->shared, 0);
 	if (ret)
 		return ret;
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#if KERNEL_VERSION(6, 3, 0) <= LINUX_VERSION_CODE
 	vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
 #else
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;

@@ -64,7 +64,7 @@ static struct gort_worker *gort_current_worker(void)
 /* Is @p going to sleep (as opposed to being preempted)?  sched_out only. */
 static bool gort_task_blocking(struct task_struct *p)
 {
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#if KERNEL_VERSION(6, 12, 0) <= LINUX_VERSION_CODE
 	/* A delayed dequeue leaves on_rq set on a sleeping task. */
 	return !task_is_runnable(p);
 #else

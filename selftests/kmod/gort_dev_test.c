@@ -42,8 +42,11 @@
 
 #define RECEIVER_FLAG		"--gort-fd-receiver"
 
-/* Feature bits this stage of the module implements: VERSION only. */
-#define EXPECTED_FEATURES	GORT_FEAT_VERSION
+/* Feature bits the module implements: all of ABI 1. */
+#define EXPECTED_FEATURES	(GORT_FEAT_VERSION | GORT_FEAT_REGISTER | \
+				 GORT_FEAT_WAIT | GORT_FEAT_WAKE | \
+				 GORT_FEAT_SWITCH | GORT_FEAT_BLOCK_NOTIFY | \
+				 GORT_FEAT_TRACEPOINTS)
 
 /* Every feature bit the ABI defines. */
 #define ALL_KNOWN_FEATURES	(GORT_FEAT_VERSION | GORT_FEAT_REGISTER | \
