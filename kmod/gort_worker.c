@@ -40,7 +40,7 @@
 atomic_t gort_workers_live = ATOMIC_INIT(0);
 
 /* SWITCH placement; see kmod/README.md for the measurements. */
-int gort_switch_mode = GORT_SWITCH_SYNC;
+int gort_switch_mode = GORT_SWITCH_AFFINITY;
 
 enum { GORT_UNREG_IOCTL, GORT_UNREG_EXIT, GORT_UNREG_EXEC };
 

@@ -3,7 +3,8 @@
  * kassist_bench - SWITCH round trip against a FUTEX_WAKE + FUTEX_WAIT
  * round trip between two unpinned threads, using only <linux/gort.h>.
  *
- *   kassist_bench [ITERS [REPEATS]]   (defaults 20000 and 5)
+ *   kassist_bench [ITERS [REPEATS]]   (defaults 20000 and 5, or
+ *                                      $KASSIST_ITERS, $KASSIST_REPEATS)
  *
  * Each figure is the median of REPEATS runs.  Prints RESULT lines:
  *   RESULT name=futex.wakewait metric=ns_per_roundtrip value=N
@@ -203,17 +204,6 @@ static uint64_t switch_run(void)
 	return dt / iters;
 }
 
-static uint64_t median(uint64_t (*fn)(void))
-{
-	uint64_t v[64];
-	int i, n = repeats > 64 ? 64 : repeats;
-
-	for (i = 0; i < n; i++)
-		v[i] = fn();
-	qsort(v, n, sizeof(v[0]), cmp_u64);
-	return v[n / 2];
-}
-
 static int read_mode(void)
 {
 	char buf[16] = "";
@@ -238,18 +228,39 @@ static int write_mode(int mode)
 	return fclose(f) || r ? -1 : 0;
 }
 
+static uint64_t median(uint64_t *v, int n)
+{
+	qsort(v, n, sizeof(v[0]), cmp_u64);
+	return v[n / 2];
+}
+
+/* Configurations measured, interleaved round by round against drift. */
+enum { C_FUTEX, C_DEFAULT, C_PLAIN, C_SYNC, C_AFFINITY, C_PINNED, C_N };
+
+static const char *const cname[C_N] = {
+	"futex.wakewait", "kassist.switch", "kassist.switch.plain",
+	"kassist.switch.sync", "kassist.switch.affinity",
+	"kassist.switch.pinned",
+};
+
 int main(int argc, char **argv)
 {
-	static const char *const names[] = { "plain", "sync", "affinity" };
-	uint64_t futex_ns, def_ns, ns;
-	int mode, def_mode;
+	static uint64_t v[C_N][64];
+	uint64_t med[C_N];
+	int c, r, def_mode, n[C_N] = { 0 };
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (getenv("KASSIST_ITERS"))
+		iters = atol(getenv("KASSIST_ITERS"));
+	if (getenv("KASSIST_REPEATS"))
+		repeats = atoi(getenv("KASSIST_REPEATS"));
 	if (argc > 1)
 		iters = atol(argv[1]);
 	if (argc > 2)
 		repeats = atoi(argv[2]);
-	if (iters < 2 || repeats < 1) {
-		fprintf(stderr, "usage: %s [ITERS>=2 [REPEATS>=1]]\n", argv[0]);
+	if (iters < 2 || repeats < 1 || repeats > 64) {
+		fprintf(stderr, "usage: %s [ITERS>=2 [REPEATS 1..64]]\n",
+			argv[0]);
 		return 2;
 	}
 	gfd = open(GORT_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -257,37 +268,41 @@ int main(int argc, char **argv)
 		perror(GORT_DEVICE_PATH);
 		return 4;
 	}
-	printf("# kassist_bench: %ld round trips, median of %d runs, %ld CPUs\n",
-	       iters, repeats, sysconf(_SC_NPROCESSORS_ONLN));
-
-	futex_ns = median(futex_run);
 	def_mode = read_mode();
-	def_ns = median(switch_run);
-	printf("RESULT name=futex.wakewait metric=ns_per_roundtrip value=%llu\n",
-	       (unsigned long long)futex_ns);
-	printf("RESULT name=kassist.switch metric=ns_per_roundtrip value=%llu mode=%d\n",
-	       (unsigned long long)def_ns, def_mode);
-	printf("RESULT name=kassist.switch metric=ratio_vs_futex value=%.3f\n",
-	       (double)def_ns / (double)futex_ns);
+	printf("# kassist_bench: %ld round trips, median of %d rounds, %ld CPUs, default switch_mode %d\n",
+	       iters, repeats, sysconf(_SC_NPROCESSORS_ONLN), def_mode);
 
-	for (mode = 0; mode < 3 && def_mode >= 0; mode++) {
-		if (write_mode(mode))
-			break;
-		ns = median(switch_run);
-		printf("RESULT name=kassist.switch.%s metric=ns_per_roundtrip value=%llu ratio_vs_futex=%.3f\n",
-		       names[mode], (unsigned long long)ns,
-		       (double)ns / (double)futex_ns);
+	for (r = 0; r < repeats; r++) {
+		for (c = 0; c < C_N; c++) {
+			pin_cpu = -1;
+			if (c >= C_PLAIN && c <= C_AFFINITY) {
+				if (def_mode < 0 || write_mode(c - C_PLAIN))
+					continue;
+			} else if (def_mode >= 0) {
+				write_mode(def_mode);
+			}
+			if (c == C_PINNED)
+				pin_cpu = 0;
+			v[c][n[c]++] = c == C_FUTEX ? futex_run() : switch_run();
+		}
 	}
 	if (def_mode >= 0)
 		write_mode(def_mode);
-	pin_cpu = 0;
-	ns = median(switch_run);
-	printf("RESULT name=kassist.switch.pinned metric=ns_per_roundtrip value=%llu ratio_vs_futex=%.3f\n",
-	       (unsigned long long)ns, (double)ns / (double)futex_ns);
 	pin_cpu = -1;
-	/* the futex baseline again, to show drift over the run */
-	printf("RESULT name=futex.wakewait.after metric=ns_per_roundtrip value=%llu\n",
-	       (unsigned long long)median(futex_run));
+
+	for (c = 0; c < C_N; c++) {
+		if (!n[c])
+			continue;
+		med[c] = median(v[c], n[c]);
+		printf("RESULT name=%s metric=ns_per_roundtrip value=%llu\n",
+		       cname[c], (unsigned long long)med[c]);
+	}
+	for (c = C_PLAIN; c < C_N; c++)
+		if (n[c])
+			printf("RESULT name=%s metric=ratio_vs_futex value=%.3f\n",
+			       cname[c], (double)med[c] / (double)med[C_FUTEX]);
+	printf("RESULT name=kassist.switch metric=ratio_vs_futex value=%.3f\n",
+	       (double)med[C_DEFAULT] / (double)med[C_FUTEX]);
 	close(gfd);
 	return 0;
 }
