@@ -33,6 +33,7 @@ static void gort_group_free(struct gort_group *group)
 {
 	/* No sched_out can queue it any more: every worker is gone. */
 	irq_work_sync(&group->spare_iw);
+	mutex_destroy(&group->affinity_lock);
 	vfree(group->shared);
 	mmdrop(group->mm);
 	kvfree(group);
@@ -101,6 +102,7 @@ struct gort_group *gort_group_create(void)
 
 	kref_init(&group->ref);
 	spin_lock_init(&group->lock);
+	mutex_init(&group->affinity_lock);
 	group->spare = GORT_HANDLE_NONE;
 	init_irq_work(&group->spare_iw, gort_spare_irq_work);
 	INIT_WORK(&group->free_work, gort_group_free_work);

@@ -9,6 +9,7 @@
 #include <linux/cpumask.h>
 #include <linux/irq_work.h>
 #include <linux/kref.h>
+#include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
@@ -34,15 +35,16 @@ struct vm_area_struct;
  * @handle:  the handle given to user space
  * @index:   index in the group's table and shared slots
  * @parking: set by @task around its WAIT/SWITCH sleep: such a sleep is a
- *           park of the library and is not reported as a block
+ *           park of the library and is not reported as a block (others
+ *           read it, racily, as a hint that @task sleeps in WAIT)
  * @reported: set by sched_out when it reported a block, cleared by sched_in
- * @saved_mask: the target's allowed CPUs, kept around a GORT_SWITCH_AFFINITY
- *           wake
+ * @saved_mask: a SWITCH target's allowed CPUs, kept by the switching worker
+ *           around a GORT_SWITCH_AFFINITY wake
  * @rcu:     the worker is freed after a grace period, so RCU readers of
  *           the group's table (WAKE, the spare's irq_work) may use it
  *
- * @parking and @reported are read and written only by @task (in ioctl or
- * scheduler context on its own CPU), so they need no atomics.
+ * @parking and @reported are written only by @task (in ioctl or scheduler
+ * context on its own CPU), so they need no atomics.
  */
 struct gort_worker {
 	struct gort_group *group;
@@ -74,6 +76,8 @@ struct gort_worker {
  * @inflight: ioctls in progress from the owner's address space
  * @nmaps:    VMAs mapping @shared
  * @shared:   the mmap'able block-notification area (vmalloc_user)
+ * @affinity_lock: serializes GORT_SWITCH_AFFINITY's save/restore of a
+ *            target's allowed CPUs (sleeps: process context only)
  * @spare_iw: queued from sched_out to wake the spare outside the rq lock
  * @free_work: final free from atomic context (see gort_group_put())
  * @id:       number shown in the tracepoints
@@ -90,6 +94,7 @@ struct gort_group {
 	atomic_t inflight;
 	atomic_t nmaps;
 	struct gort_shared *shared;
+	struct mutex affinity_lock;	/* see @affinity_lock above */
 	struct irq_work spare_iw;
 	struct work_struct free_work;
 	u32 id;

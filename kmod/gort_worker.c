@@ -24,6 +24,7 @@
 #include <linux/hrtimer.h>
 #include <linux/ktime.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
@@ -310,7 +311,7 @@ static int gort_wait_self(struct gort_worker *w, u64 timeout_ns)
 							    KTIME_MAX)));
 
 	/* From here the sleep is a park of the library, not a block. */
-	w->parking = true;
+	WRITE_ONCE(w->parking, true);
 	add_wait_queue(&w->wq, &wait);
 	for (;;) {
 		set_current_state(TASK_INTERRUPTIBLE);
@@ -338,7 +339,7 @@ static int gort_wait_self(struct gort_worker *w, u64 timeout_ns)
 	}
 	__set_current_state(TASK_RUNNING);
 	remove_wait_queue(&w->wq, &wait);
-	w->parking = false;
+	WRITE_ONCE(w->parking, false);
 
 	trace_gort_wait(group->id, w->handle, timeout_ns, ret);
 	return ret;
@@ -386,6 +387,13 @@ int gort_worker_wake(struct gort_group *group, u32 handle)
  * GORT_SWITCH_AFFINITY: restrict the target to this CPU around the wake
  * so that select_task_rq() must put it here, then restore its CPUs (that
  * does not move it: this CPU is in the restored mask).  Sleeps.
+ *
+ * Only a target parked in WAIT/SWITCH is restricted (a running one would
+ * be migrated, which is slow and pointless), only when this CPU is among
+ * its allowed ones, and group->affinity_lock serializes the save/restore
+ * pairs so that two SWITCHes to one target cannot save each other's
+ * temporary mask.  The restore is skipped when the mask is no longer the
+ * one set here (the thread changed its own affinity meanwhile).
  */
 static int gort_switch_affinity(struct gort_group *group,
 				struct gort_worker *self, u32 handle)
@@ -401,13 +409,20 @@ static int gort_switch_affinity(struct gort_group *group,
 		rcu_read_unlock();
 		return -ESRCH;
 	}
+	if (!READ_ONCE(w->parking)) {
+		/* running: a token and a plain wake do */
+		gort_wake_worker(w, true);
+		rcu_read_unlock();
+		return 0;
+	}
 	task = w->task;
 	get_task_struct(task);
 	rcu_read_unlock();
 
+	mutex_lock(&group->affinity_lock);
 	cpu = raw_smp_processor_id();
 	cpumask_copy(self->saved_mask, task->cpus_ptr);
-	if (task != current && cpumask_test_cpu(cpu, self->saved_mask) &&
+	if (cpumask_test_cpu(cpu, self->saved_mask) &&
 	    cpumask_weight(self->saved_mask) > 1)
 		pinned = !set_cpus_allowed_ptr(task, cpumask_of(cpu));
 
@@ -417,8 +432,9 @@ static int gort_switch_affinity(struct gort_group *group,
 		gort_wake_worker(w, true);
 	rcu_read_unlock();
 
-	if (pinned)
+	if (pinned && cpumask_equal(task->cpus_ptr, cpumask_of(cpu)))
 		set_cpus_allowed_ptr(task, self->saved_mask);
+	mutex_unlock(&group->affinity_lock);
 	put_task_struct(task);
 	return w ? 0 : -ESRCH;
 }
