@@ -197,6 +197,11 @@ vm-check: ksft
 
 # ---- benchmarks and demo ----
 
+# Kernel-assist benchmark in qemu, once per kernel (KERNELS="kver ..." overrides):
+# SWITCH vs FUTEX_WAKE+FUTEX_WAIT round trips, RESULT lines per kernel.
+vm-bench: ksft
+	@$(TOP)/tools/vm/vm-bench
+
 bench: $(OUT)/tools/gort-bench
 	@echo "built $<; run: $< WORKLOAD (spawn yield syscall ...)"
 
