@@ -13,6 +13,7 @@
  * worker) that is deferred to gort_wq.
  */
 #include <linux/err.h>
+#include <linux/fdtable.h>
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
@@ -131,26 +132,28 @@ static void gort_group_close(struct gort_group *group)
 	spin_unlock(&group->lock);
 }
 
+static int gort_fd_is(const void *file, struct file *f, unsigned int fd)
+{
+	return f == file;
+}
+
 /**
  * gort_group_flush() - a descriptor of the group is being closed
  * @group: the group
  * @file: its file
  *
- * Called on every close().  When the owner closes its last descriptor
- * while other threads wait inside WAIT/SWITCH (their ioctls hold file
- * references, so ->release cannot run yet), the group is closed and the
- * waiters return EBADF.  "Last" counts the references that are neither
- * the closing one, nor in-flight ioctls of the owner, nor mappings.
+ * Called on every close(), after the descriptor left the table.  When a
+ * thread of the owner's address space closes the owner's last descriptor
+ * of @file, the group is closed and the threads sleeping in WAIT/SWITCH
+ * (whose ioctls hold file references, so ->release cannot run yet) return
+ * EBADF.  Closes by other processes (a fork child, a receiver of the fd)
+ * and closing a dup()ed descriptor while another remains do nothing.
  */
 void gort_group_flush(struct gort_group *group, struct file *file)
 {
-	long others;
-
-	if (!gort_group_is_current(group))
+	if (!gort_group_is_current(group) || !current->files)
 		return;
-	others = file_count(file) - 1 - atomic_read(&group->inflight) -
-		 atomic_read(&group->nmaps);
-	if (others <= 0)
+	if (!iterate_fd(current->files, 0, gort_fd_is, file))
 		gort_group_close(group);
 }
 
@@ -203,25 +206,6 @@ struct gort_worker *gort_group_lookup(struct gort_group *group, u32 handle)
 	return w;
 }
 
-static void gort_vm_open(struct vm_area_struct *vma)
-{
-	struct gort_group *group = vma->vm_private_data;
-
-	atomic_inc(&group->nmaps);
-}
-
-static void gort_vm_close(struct vm_area_struct *vma)
-{
-	struct gort_group *group = vma->vm_private_data;
-
-	atomic_dec(&group->nmaps);
-}
-
-static const struct vm_operations_struct gort_vm_ops = {
-	.open	= gort_vm_open,
-	.close	= gort_vm_close,
-};
-
 /**
  * gort_group_mmap() - map the shared block-notification area
  * @group: the group
@@ -251,8 +235,5 @@ int gort_group_mmap(struct gort_group *group, struct vm_area_struct *vma)
 #else
 	vma->vm_flags |= VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP;
 #endif
-	vma->vm_private_data = group;
-	vma->vm_ops = &gort_vm_ops;
-	atomic_inc(&group->nmaps);
 	return 0;
 }

@@ -73,8 +73,6 @@ struct gort_worker {
  * @nworkers: live entries in @workers
  * @spare:    index of the spare worker, or GORT_HANDLE_NONE
  * @closed:   the last descriptor was closed: waits fail with EBADF
- * @inflight: ioctls in progress from the owner's address space
- * @nmaps:    VMAs mapping @shared
  * @shared:   the mmap'able block-notification area (vmalloc_user)
  * @affinity_lock: serializes GORT_SWITCH_AFFINITY's save/restore of a
  *            target's allowed CPUs (sleeps: process context only)
@@ -91,8 +89,6 @@ struct gort_group {
 	u32 nworkers;
 	u32 spare;
 	bool closed;
-	atomic_t inflight;
-	atomic_t nmaps;
 	struct gort_shared *shared;
 	struct mutex affinity_lock;	/* see @affinity_lock above */
 	struct irq_work spare_iw;

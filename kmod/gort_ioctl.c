@@ -157,14 +157,8 @@ static long gort_ioctl_dispatch(struct gort_group *group, unsigned int cmd,
 long gort_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct gort_group *group = file->private_data;
-	long ret;
 
 	if (!gort_group_is_current(group))
 		return -EPERM;
-
-	/* Counted so that close() can tell the last descriptor (flush). */
-	atomic_inc(&group->inflight);
-	ret = gort_ioctl_dispatch(group, cmd, arg);
-	atomic_dec(&group->inflight);
-	return ret;
+	return gort_ioctl_dispatch(group, cmd, arg);
 }

@@ -266,7 +266,7 @@ TEST(random_ioctls)
 	atomic_store(&f->stop, 1);
 	pthread_join(waker, NULL);
 
-	ksft_print_msg("%ld calls: %ld ok, %ld EINVAL, %ld EFAULT, %ld ENOTTY, %ld other\n",
+	TH_LOG("%ld calls: %ld ok, %ld EINVAL, %ld EFAULT, %ld ENOTTY, %ld other",
 		       atomic_load(&f->done), atomic_load(&f->ok),
 		       atomic_load(&f->einval), atomic_load(&f->efault),
 		       atomic_load(&f->enotty), atomic_load(&f->other));

@@ -289,6 +289,44 @@ TEST_F(gort, close_dup_keeps_group)
 	close(fd);
 }
 
+/*
+ * 7. The owner's last close counts even while a fork child still holds
+ * the inherited descriptor: the waiters return EBADF.
+ */
+TEST_F(gort, close_with_child_holding_fd)
+{
+	struct th t = { 0 };
+	int fd, p[2], status;
+	pthread_t th;
+	char ch;
+	pid_t pid;
+
+	REQUIRE_GORT();
+	fd = open(GORT_DEVICE_PATH, O_RDWR);
+	ASSERT_LE(0, fd);
+	t.fd = fd;
+	ASSERT_EQ(0, pthread_create(&th, NULL, th_wait_forever, &t));
+	while (!atomic_load(&t.state))
+		usleep(1000);
+	EXPECT_TRUE(wait_sleeping(t.tid, 2000));
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* keep the inherited fd open until the parent is done */
+		close(p[1]);
+		if (read(p[0], &ch, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[0]);
+	close(fd);
+	pthread_join(th, NULL);
+	EXPECT_EQ(-EBADF, t.ret);
+	close(p[1]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+}
+
 static int delete_gort(void)
 {
 	return syscall(SYS_delete_module, "gort", O_NONBLOCK) ? -errno : 0;
@@ -317,7 +355,7 @@ static void *th_orphan(void *arg)
 }
 
 /*
- * 7. rmmod is refused while a group is open, and while an orphaned
+ * 8. rmmod is refused while a group is open, and while an orphaned
  * worker (its group's fd closed) still lives; the runner's final rmmod
  * checks it succeeds after.
  */

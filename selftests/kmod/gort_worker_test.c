@@ -378,7 +378,7 @@ TEST_F_TIMEOUT(gort, switch_pingpong, 40)
 	EXPECT_EQ(0, pp.err);
 	EXPECT_EQ(2 * iters, atomic_load(&pp.turn));
 	EXPECT_LE(10000, iters);
-	ksft_print_msg("%ld round trips, %llu ns each\n", iters,
+	TH_LOG("%ld round trips, %llu ns each", iters,
 		       (unsigned long long)(dt / (iters ? iters : 1)));
 	EXPECT_EQ(0, gort_unregister(self->fd));
 }
@@ -488,7 +488,7 @@ TEST_F(gort, block_notify_taken)
 
 	EXPECT_EQ(0, gort_wait(self->fd, 5 * SEC));
 	lat = now_ns() - w.arg;
-	ksft_print_msg("block -> spare woken: %llu us\n",
+	TH_LOG("block -> spare woken: %llu us",
 		       (unsigned long long)lat / 1000);
 	EXPECT_LT(lat, 1 * SEC);
 	EXPECT_EQ(GORT_SLOT_BLOCKED, __atomic_load_n(&slot->state,
