@@ -92,7 +92,7 @@ struct gort_group *gort_group_create(void)
 	if (!mm)
 		return ERR_PTR(-EPERM);
 
-	group = kvzalloc(sizeof(*group), GFP_KERNEL);
+	group = kvzalloc(sizeof(*group), GFP_KERNEL_ACCOUNT);
 	if (!group)
 		return ERR_PTR(-ENOMEM);
 	group->shared = vmalloc_user(PAGE_ALIGN(GORT_SHARED_SIZE));

@@ -222,10 +222,10 @@ int gort_worker_register(struct gort_group *group, u32 *handle)
 	if (gort_current_worker())
 		return -EBUSY;
 
-	w = kzalloc(sizeof(*w), GFP_KERNEL);
+	w = kzalloc(sizeof(*w), GFP_KERNEL_ACCOUNT);
 	if (!w)
 		return -ENOMEM;
-	if (!zalloc_cpumask_var(&w->saved_mask, GFP_KERNEL)) {
+	if (!zalloc_cpumask_var(&w->saved_mask, GFP_KERNEL_ACCOUNT)) {
 		kfree(w);
 		return -ENOMEM;
 	}

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gort_dev_test - selftests of /dev/gort at the module's foundation stage:
- * the device node, GORT_IOC_VERSION, argument checking and the rule that a
- * group is usable only from the address space that opened it.
+ * gort_dev_test - selftests of /dev/gort itself: the device node,
+ * GORT_IOC_VERSION and its feature bits, argument checking and the rule
+ * that a group is usable only from the address space that opened it.
+ * The workers' operations are tested by gort_worker_test,
+ * gort_security_test, gort_lifetime_test and gort_fuzz_test.
  *
  * Every test skips when /dev/gort does not exist.
  *
