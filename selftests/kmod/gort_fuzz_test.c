@@ -10,11 +10,16 @@
  * then so that a WAIT without timeout cannot hang the test.  Afterwards
  * the group still works and the debugfs counters return to their start:
  * no leaked worker or group (the runner also fails on any oops/WARN).
+ *
+ * kill_storm: GORT_STORM_ROUNDS (40) processes with four busy workers
+ * each, SIGKILLed at random moments; counters back to their start.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "gort_util.h"
 
@@ -289,6 +294,131 @@ TEST(random_ioctls)
 	}
 	munmap(f->ro_page, page);
 	free(f);
+}
+
+/* ---- kill storm: processes killed in the middle of everything ---- */
+
+/* Operations done by all storm processes (a MAP_SHARED counter). */
+static atomic_long *storm_ops;
+
+struct storm {
+	int fd;
+	__u32 handles[4];
+	atomic_int nready;
+	struct gort_shared *sh;
+	int pipe_rd, pipe_wr;
+};
+
+static void *storm_thread(void *arg)
+{
+	struct storm *st = arg;
+	__u32 h, peer;
+	int me, i;
+	char ch;
+
+	if (gort_register(st->fd, &h))
+		return NULL;
+	me = atomic_fetch_add(&st->nready, 1);
+	st->handles[me & 3] = h;
+	if (me == 0)
+		gort_set_spare(st->fd, h);
+	for (i = 0;; i++) {
+		atomic_fetch_add(storm_ops, 1);
+		peer = st->handles[(me + 1) & 3];
+		switch (i % 4) {
+		case 0:
+			gort_switch(st->fd, peer, 1000000);
+			break;
+		case 1:
+			gort_wake(st->fd, peer);
+			gort_wait(st->fd, 500000);
+			break;
+		case 2:	/* hold a proc and block in the kernel */
+			if (st->sh)
+				st->sh->slots[GORT_HANDLE_INDEX(h)].state =
+					GORT_SLOT_RUNNING;
+			if (write(st->pipe_wr, "x", 1) == 1 &&
+			    read(st->pipe_rd, &ch, 1) < 0)
+				ch = 0;
+			break;
+		default:
+			if (!(i % 64)) {
+				gort_unregister(st->fd);
+				gort_register(st->fd, &h);
+				st->handles[me & 3] = h;
+			}
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void storm_child(void)
+{
+	struct storm st = { 0 };
+	pthread_t th[4];
+	int p[2], i;
+
+	st.fd = gort_open();
+	if (st.fd < 0 || pipe(p))
+		_exit(1);
+	st.pipe_rd = p[0];
+	st.pipe_wr = p[1];
+	st.sh = mmap(NULL, gort_shared_len(), PROT_READ | PROT_WRITE,
+		     MAP_SHARED, st.fd, 0);
+	if (st.sh == MAP_FAILED)
+		st.sh = NULL;
+	for (i = 0; i < 4; i++)
+		st.handles[i] = GORT_HANDLE_NONE;
+	for (i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, storm_thread, &st);
+	/* the main thread closes the fd at a random moment, or not */
+	usleep(1000 + (getpid() % 7) * 3000);
+	if (getpid() & 1)
+		close(st.fd);
+	for (;;)
+		pause();
+}
+
+/*
+ * Processes whose four workers switch, wait, wake, block with a spare and
+ * re-register, SIGKILLed at random moments (some after closing their fd):
+ * no oops, no WARN, and the counters return to their start.
+ */
+TEST(kill_storm)
+{
+	long groups0, workers0, rounds;
+	struct stat st;
+	int i, status;
+	pid_t pid;
+
+	if (stat(GORT_DEVICE_PATH, &st) && errno == ENOENT)
+		SKIP(return, GORT_ABSENT_MSG);
+	groups0 = gort_debugfs("groups");
+	workers0 = gort_debugfs("workers");
+	rounds = env_long("GORT_STORM_ROUNDS", 40);
+	storm_ops = mmap(NULL, sizeof(*storm_ops), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, storm_ops);
+	for (i = 0; i < rounds; i++) {
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			storm_child();
+		usleep(5000 + (i % 10) * 5000);
+		ASSERT_EQ(0, kill(pid, SIGKILL));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		EXPECT_TRUE(WIFSIGNALED(status));
+	}
+	TH_LOG("%ld processes killed after %ld operations in all", rounds,
+	       atomic_load(storm_ops));
+	EXPECT_LT(rounds, atomic_load(storm_ops));
+	if (workers0 >= 0) {
+		EXPECT_EQ(workers0, gort_debugfs_settle("workers", workers0,
+							 3000));
+		EXPECT_EQ(groups0, gort_debugfs_settle("groups", groups0,
+						       3000));
+	}
 }
 
 TEST_HARNESS_MAIN
