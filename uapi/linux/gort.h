@@ -3,11 +3,13 @@
  * gort.h - user ABI of gort.ko, the gort runtime's kernel assist
  *
  * The module exposes one misc device, /dev/gort.  Opening it creates a
- * group bound to the opener's address space (mm); closing the last
- * reference to the file destroys the group.  Every ioctl and mmap on the
- * file is refused with EPERM unless the caller runs in the same mm as the
- * opener, so an fd inherited over fork() or passed over a unix socket
- * grants nothing.  Workers are named by handles (indices into the group's
+ * group bound to the opener's address space (mm).  When the owner closes
+ * its last descriptor of the group, threads waiting in it return EBADF;
+ * the group is freed with the file, or after the last worker that
+ * outlived the file stops being one (exit, exec, UNREGISTER).  Every ioctl
+ * and mmap on the file is refused with EPERM unless the caller runs in the
+ * same mm as the opener, so an fd inherited over fork() or passed over a
+ * unix socket grants nothing.  Workers are named by handles (indices into the group's
  * table plus a generation), never by thread IDs.
  *
  * ABI version 1 grew by operations only: each is announced by a feature
@@ -17,9 +19,9 @@
  *  - every argument struct has a fixed size, 64-bit aligned fields and
  *    explicit padding; it contains no pointers (a user address, if one is
  *    ever needed, is carried in a __u64);
- *  - fields named reserved* are inputs that must be zero, otherwise the
- *    ioctl fails with EINVAL and writes nothing back; they may gain a
- *    meaning in a later ABI version, announced by a feature bit;
+ *  - fields named reserved* and flags are inputs that must be zero,
+ *    otherwise the ioctl fails with EINVAL and does nothing; they may gain
+ *    a meaning in a later ABI version, announced by a feature bit;
  *  - an unknown command number (wrong type, number, size or direction)
  *    fails with ENOTTY; a bad user pointer fails with EFAULT.
  */
