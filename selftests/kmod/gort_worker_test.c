@@ -331,13 +331,6 @@ static void *pp_b(void *arg)
 }
 
 /*
- * 8. SWITCH ping-pong between two workers: every round trip completes
- * (a lost wake would be a 10 s ETIMEDOUT) and the two strictly alternate.
- * GORT_PINGPONG_ITERS round trips (default 1000000), or as many as fit in
- * GORT_PINGPONG_SECONDS (default 15: qemu TCG manages ~50000), at least
- * 10000.
- */
-/*
  * Run a ping-pong of up to @iters round trips or @budget ns; returns 0 or
  * the first error, the round trips done in *done and ns each in *ns.
  */
