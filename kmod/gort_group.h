@@ -40,11 +40,6 @@ struct vm_area_struct;
  * @reported: set by sched_out when it reported a block, cleared by sched_in
  * @saved_mask: a SWITCH target's allowed CPUs, kept by the switching worker
  *           around a GORT_SWITCH_AFFINITY wake
- * @own_mask: GORT_SWITCH_AFFINITY_LATE: this worker's allowed CPUs before a
- *           SWITCH to it restricted them to @pin_cpu; restored by the worker
- *           itself when its WAIT/SWITCH returns
- * @pin_cpu: GORT_SWITCH_AFFINITY_LATE: the CPU this worker was restricted
- *           to, -1 for none; changed under group->affinity_lock
  * @rcu:     the worker is freed after a grace period, so RCU readers of
  *           the group's table (WAKE, the spare's irq_work) may use it
  *
@@ -62,8 +57,6 @@ struct gort_worker {
 	bool parking;
 	bool reported;
 	cpumask_var_t saved_mask;
-	cpumask_var_t own_mask;
-	int pin_cpu;
 	struct rcu_head rcu;
 };
 
@@ -108,7 +101,6 @@ enum {
 	GORT_SWITCH_PLAIN = 0,	/* wake_up without hint */
 	GORT_SWITCH_SYNC = 1,	/* WF_SYNC wake (wake_up_interruptible_sync) */
 	GORT_SWITCH_AFFINITY = 2, /* target's CPUs = caller's CPU around the wake */
-	GORT_SWITCH_AFFINITY_LATE = 3, /* same, restored by the target itself */
 };
 
 /* Live objects of the whole module (debugfs). */

@@ -27,7 +27,7 @@
 
 module_param_named(switch_mode, gort_switch_mode, int, 0644);
 MODULE_PARM_DESC(switch_mode,
-		 "SWITCH placement: 0 plain wake, 1 WF_SYNC wake, 2 target allowed only on the caller CPU around the wake (default), 3 same until the target runs");
+		 "SWITCH placement: 0 plain wake, 1 WF_SYNC wake, 2 target allowed only on the caller CPU around the wake (default)");
 
 static int gort_open(struct inode *inode, struct file *file)
 {

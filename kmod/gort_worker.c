@@ -172,7 +172,6 @@ static void gort_worker_free_rcu(struct rcu_head *rcu)
 
 	put_task_struct(w->task);
 	free_cpumask_var(w->saved_mask);
-	free_cpumask_var(w->own_mask);
 	kfree(w);
 	atomic_dec(&gort_workers_live);
 	gort_group_put_async(group);
@@ -230,12 +229,6 @@ int gort_worker_register(struct gort_group *group, u32 *handle)
 		kfree(w);
 		return -ENOMEM;
 	}
-	if (!zalloc_cpumask_var(&w->own_mask, GFP_KERNEL_ACCOUNT)) {
-		free_cpumask_var(w->saved_mask);
-		kfree(w);
-		return -ENOMEM;
-	}
-	w->pin_cpu = -1;
 	init_waitqueue_head(&w->wq);
 	preempt_notifier_init(&w->pn, &gort_preempt_ops);
 	w->group = group;
@@ -261,7 +254,6 @@ int gort_worker_register(struct gort_group *group, u32 *handle)
 	spin_unlock(&group->lock);
 	if (ret) {
 		free_cpumask_var(w->saved_mask);
-		free_cpumask_var(w->own_mask);
 		kfree(w);
 		return ret;
 	}
@@ -303,27 +295,6 @@ int gort_worker_unregister(struct gort_group *group)
 		return -ENXIO;
 	gort_worker_detach(w, GORT_UNREG_IOCTL);
 	return 0;
-}
-
-/*
- * GORT_SWITCH_AFFINITY_LATE, target side: a SWITCH restricted this
- * worker to one CPU to be woken there; give it its CPUs back, unless it
- * changed them itself meanwhile.  Current context, sleeps.
- */
-static void gort_unpin_self(struct gort_worker *w)
-{
-	int cpu;
-
-	if (READ_ONCE(w->pin_cpu) < 0)
-		return;
-	mutex_lock(&w->group->affinity_lock);
-	cpu = w->pin_cpu;
-	if (cpu >= 0) {
-		w->pin_cpu = -1;
-		if (cpumask_equal(current->cpus_ptr, cpumask_of(cpu)))
-			set_cpus_allowed_ptr(current, w->own_mask);
-	}
-	mutex_unlock(&w->group->affinity_lock);
 }
 
 /* Sleep until @w's token is set; @w is the caller's own worker. */
@@ -369,9 +340,6 @@ static int gort_wait_self(struct gort_worker *w, u64 timeout_ns)
 	__set_current_state(TASK_RUNNING);
 	remove_wait_queue(&w->wq, &wait);
 	WRITE_ONCE(w->parking, false);
-	/* Pairs with the barrier in gort_switch_affinity_late(). */
-	smp_mb();
-	gort_unpin_self(w);
 
 	trace_gort_wait(group->id, w->handle, timeout_ns, ret);
 	return ret;
@@ -471,70 +439,6 @@ static int gort_switch_affinity(struct gort_group *group,
 	return w ? 0 : -ESRCH;
 }
 
-/*
- * GORT_SWITCH_AFFINITY_LATE: like GORT_SWITCH_AFFINITY, but the target
- * restores its CPUs itself when its WAIT returns (gort_unpin_self()), so
- * that it stays bound to this CPU until it runs here.  Sleeps.
- *
- * The target may be leaving WAIT while we pin it: it clears @parking,
- * then reads @pin_cpu; we set @pin_cpu, then read @parking (a barrier on
- * each side), so either it sees the pin and undoes it, or we see it gone
- * and undo the pin ourselves.  Both under group->affinity_lock.
- */
-static int gort_switch_affinity_late(struct gort_group *group,
-				     struct gort_worker *self, u32 handle)
-{
-	struct task_struct *task = NULL;
-	struct gort_worker *w;
-	bool undo = false;
-	int cpu;
-
-	mutex_lock(&group->affinity_lock);
-	cpu = raw_smp_processor_id();
-	rcu_read_lock();
-	w = gort_group_lookup(group, handle);
-	if (w && READ_ONCE(w->parking) && w->pin_cpu < 0 &&
-	    cpumask_test_cpu(cpu, w->task->cpus_ptr) &&
-	    w->task->nr_cpus_allowed > 1) {
-		task = w->task;
-		get_task_struct(task);
-		cpumask_copy(w->own_mask, task->cpus_ptr);
-		w->pin_cpu = cpu;
-	}
-	rcu_read_unlock();
-
-	if (task && set_cpus_allowed_ptr(task, cpumask_of(cpu)))
-		undo = true;	/* not pinned after all */
-
-	if (task) {
-		/* Pairs with the barrier after clearing @parking in WAIT. */
-		smp_mb();
-		rcu_read_lock();
-		w = gort_group_lookup(group, handle);
-		if (w && w->pin_cpu == cpu && (undo || !READ_ONCE(w->parking))) {
-			/* it left WAIT without seeing the pin: undo it here */
-			w->pin_cpu = -1;
-			cpumask_copy(self->saved_mask, w->own_mask);
-			undo = true;
-		} else {
-			undo = false;
-		}
-		rcu_read_unlock();
-		if (undo && cpumask_equal(task->cpus_ptr, cpumask_of(cpu)))
-			set_cpus_allowed_ptr(task, self->saved_mask);
-	}
-	mutex_unlock(&group->affinity_lock);
-
-	rcu_read_lock();
-	w = gort_group_lookup(group, handle);
-	if (w)
-		gort_wake_worker(w, true);
-	rcu_read_unlock();
-	if (task)
-		put_task_struct(task);
-	return w ? 0 : -ESRCH;
-}
-
 /**
  * gort_worker_switch() - wake @handle onto this CPU and WAIT
  * @group: the group
@@ -558,8 +462,6 @@ int gort_worker_switch(struct gort_group *group, u32 handle, u64 timeout_ns)
 
 	if (mode == GORT_SWITCH_AFFINITY) {
 		ret = gort_switch_affinity(group, self, handle);
-	} else if (mode == GORT_SWITCH_AFFINITY_LATE) {
-		ret = gort_switch_affinity_late(group, self, handle);
 	} else {
 		rcu_read_lock();
 		w = gort_group_lookup(group, handle);

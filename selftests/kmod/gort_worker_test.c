@@ -450,7 +450,7 @@ TEST_F(gort, switch_modes)
 	REQUIRE_GORT();
 	if (def < 0 || write_int_file(MODE_PARAM, def))
 		SKIP(return, "cannot write " MODE_PARAM);
-	for (mode = 0; mode <= 4; mode++) {	/* 4: unknown = plain */
+	for (mode = 0; mode <= 3; mode++) {	/* 3: unknown = plain */
 		ASSERT_EQ(0, write_int_file(MODE_PARAM, mode));
 		done = 0;
 		EXPECT_EQ(0, pingpong(self->fd, 2000, 2 * SEC, &done, &ns))

@@ -12,8 +12,7 @@
  *   RESULT name=kassist.switch metric=ratio_vs_futex value=R
  * and, to choose SWITCH's placement, one line per option:
  *   RESULT name=kassist.switch.<option> metric=ns_per_roundtrip value=N
- * for switch_mode 0 (plain), 1 (sync), 2 (affinity), 3 (affinity_late),
- * each unpinned, and
+ * for switch_mode 0 (plain), 1 (sync), 2 (affinity), each unpinned, and
  * "pinned" (both workers pinned to one CPU, as a runtime pinning workers
  * per proc would) with the default mode.  kassist.switch itself is the
  * module's default mode, unpinned.  Changing switch_mode needs root;
@@ -236,15 +235,12 @@ static uint64_t median(uint64_t *v, int n)
 }
 
 /* Configurations measured, interleaved round by round against drift. */
-enum {
-	C_FUTEX, C_DEFAULT, C_PLAIN, C_SYNC, C_AFFINITY, C_AFFINITY_LATE,
-	C_PINNED, C_N
-};
+enum { C_FUTEX, C_DEFAULT, C_PLAIN, C_SYNC, C_AFFINITY, C_PINNED, C_N };
 
 static const char *const cname[C_N] = {
 	"futex.wakewait", "kassist.switch", "kassist.switch.plain",
 	"kassist.switch.sync", "kassist.switch.affinity",
-	"kassist.switch.affinity_late", "kassist.switch.pinned",
+	"kassist.switch.pinned",
 };
 
 int main(int argc, char **argv)
@@ -279,7 +275,7 @@ int main(int argc, char **argv)
 	for (r = 0; r < repeats; r++) {
 		for (c = 0; c < C_N; c++) {
 			pin_cpu = -1;
-			if (c >= C_PLAIN && c <= C_AFFINITY_LATE) {
+			if (c >= C_PLAIN && c <= C_AFFINITY) {
 				if (def_mode < 0 || write_mode(c - C_PLAIN))
 					continue;
 			} else if (def_mode >= 0) {
