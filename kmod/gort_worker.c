@@ -460,6 +460,12 @@ int gort_worker_switch(struct gort_group *group, u32 handle, u64 timeout_ns)
 	if (handle == self->handle)
 		return -EINVAL;
 
+	/*
+	 * The whole SWITCH is a park of the library: a sleep on the affinity
+	 * mutex or in set_cpus_allowed_ptr() is not a block to report.
+	 * gort_wait_self() clears the flag.
+	 */
+	WRITE_ONCE(self->parking, true);
 	if (mode == GORT_SWITCH_AFFINITY) {
 		ret = gort_switch_affinity(group, self, handle);
 	} else {
@@ -471,8 +477,10 @@ int gort_worker_switch(struct gort_group *group, u32 handle, u64 timeout_ns)
 			ret = -ESRCH;
 		rcu_read_unlock();
 	}
-	if (ret)
+	if (ret) {
+		WRITE_ONCE(self->parking, false);
 		return ret;
+	}
 	trace_gort_switch(group->id, self->handle, handle, mode,
 			  raw_smp_processor_id());
 	return gort_wait_self(self, timeout_ns);
