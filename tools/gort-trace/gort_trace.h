@@ -51,7 +51,7 @@ enum gort_hist {
 	GORT_HIST_SYSCALL, /* syscall__enter -> syscall__exit */
 	GORT_HIST__COUNT,
 };
-#define GORT_HIST_SLOTS 48
+#define GORT_HIST_SLOTS 64 /* a power of two: the BPF side masks the index */
 
 struct gort_hist_val {
 	unsigned long long slots[GORT_HIST_SLOTS];
