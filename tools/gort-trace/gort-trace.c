@@ -80,13 +80,15 @@ static const char *const reason_names[] = {
 struct probe {
 	const char *name;
 	size_t prog_off; /* offset of the program pointer in skel->progs */
+	bool hot;	 /* fires on every switch or channel wait: skipped by --light */
 };
-#define P(n, f) { #n, offsetof(struct gort_trace, progs.f) }
+#define P(n, f) { #n, offsetof(struct gort_trace, progs.f), false }
+#define H(n, f) { #n, offsetof(struct gort_trace, progs.f), true }
 static const struct probe probes[] = {
 	P(goroutine__create, goroutine_create),
-	P(goroutine__start, goroutine_start),
-	P(goroutine__park, goroutine_park),
-	P(goroutine__ready, goroutine_ready),
+	H(goroutine__start, goroutine_start),
+	H(goroutine__park, goroutine_park),
+	H(goroutine__ready, goroutine_ready),
 	P(goroutine__exit, goroutine_exit),
 	P(sched__steal, sched_steal),
 	P(worker__park, worker_park),
@@ -95,13 +97,14 @@ static const struct probe probes[] = {
 	P(syscall__exit, syscall_exit),
 	P(syscall__handoff, syscall_handoff),
 	P(stw__start, stw_start),
-	P(chan__block, chan_block),
-	P(chan__unblock, chan_unblock),
-	P(select__block, select_block),
+	H(chan__block, chan_block),
+	H(chan__unblock, chan_unblock),
+	H(select__block, select_block),
 	P(mutex__contend, mutex_contend),
 	P(timer__fire, timer_fire),
 };
 #undef P
+#undef H
 #define NPROBES (int)(sizeof(probes) / sizeof(probes[0]))
 
 enum cmd { CMD_TOP, CMD_COUNT, CMD_LAT, CMD_RECORD };
@@ -115,7 +118,7 @@ static struct {
 	double duration; /* 0: until the process exits or ^C */
 	long iterations;
 	const char *out;
-	bool json, pin, keep, mount, verbose;
+	bool json, pin, keep, mount, verbose, light;
 } opt = { .interval = 1.0, .lib = "/usr/local/lib/libgort.so" };
 
 static volatile sig_atomic_t stop;
@@ -148,6 +151,9 @@ static void usage(FILE *f)
 		"         --pin        pin maps and programs under " PIN_ROOT "/PID/\n"
 		"         --keep       leave them pinned on exit\n"
 		"         --mount      mount bpffs (/sys/fs/bpf) and tracefs (/sys/kernel/tracing) if absent\n"
+		"         --light      skip the per-switch probes (goroutine__start/park/ready,\n"
+		"                      chan__block/unblock, select__block): no switches/s, chan blocks/s\n"
+		"                      or goroutine states, but no cost on the scheduler's hot path\n"
 		"         -v           libbpf messages\n",
 		opt.lib);
 }
@@ -780,6 +786,7 @@ static int parse_args(int argc, char **argv)
 		{ "keep", no_argument, NULL, 'K' },
 		{ "mount", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "light", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -823,6 +830,7 @@ static int parse_args(int argc, char **argv)
 		case 'K': opt.keep = true; break;
 		case 'M': opt.mount = true; break;
 		case 'v': opt.verbose = true; break;
+		case 'L': opt.light = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); return -1;
 		}
@@ -900,6 +908,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < NPROBES; i++) {
 		struct bpf_program *p = *(struct bpf_program **)((char *)skel + probes[i].prog_off);
 
+		if (opt.light && probes[i].hot)
+			continue;
 		links[i] = bpf_program__attach_usdt(p, opt.pid, binary, "gort", probes[i].name, NULL);
 		if (!links[i]) {
 			int err = errno;
@@ -922,7 +932,8 @@ int main(int argc, char **argv)
 		goto out;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	fprintf(stderr, "gort-trace: attached %d probes to pid %d (%s)\n", attached, opt.pid, binary);
+	fprintf(stderr, "gort-trace: attached %d probes to pid %d (%s)%s\n", attached, opt.pid, binary,
+		opt.light ? " (--light: no per-switch probes)" : "");
 
 	switch (opt.cmd) {
 	case CMD_TOP: rc = run_top(skel, pidfd); break;
