@@ -54,6 +54,11 @@ traced() {
 	GORT_MAXPROCS=1 "$TARGET" $SPAWNS $ROUNDS $SYSCALLS <"$W/fifo" >"$W/$name.target" 2>&1 &
 	TPID=$!
 	exec 9>"$W/fifo"
+	# Until it has exec'd and started (else /proc/PID/exe is still the shell).
+	for i in $(seq 200); do
+		grep -q "^ready" "$W/$name.target" && break
+		sleep 0.05
+	done
 	"$GT" "$@" -p "$TPID" >"$W/$name.out" 2>"$W/$name.err" &
 	local gpid=$!
 	for i in $(seq 200); do
