@@ -503,12 +503,14 @@ static int run_count(struct gort_trace *skel, int pidfd)
 static void print_hist(const char *title, const struct gort_hist_val *h)
 {
 	unsigned long long max = 0, total = 0;
-	int last = -1;
+	int first = -1, last = -1;
 
 	for (int i = 0; i < GORT_HIST_SLOTS; i++) {
 		if (h->slots[i] > max)
 			max = h->slots[i];
 		total += h->slots[i];
+		if (h->slots[i] && first < 0)
+			first = i;
 		if (h->slots[i])
 			last = i;
 	}
@@ -516,7 +518,7 @@ static void print_hist(const char *title, const struct gort_hist_val *h)
 	if (last < 0)
 		return;
 	printf("%24s : %-10s %s\n", "ns", "count", "distribution");
-	for (int i = 0; i <= last; i++) {
+	for (int i = first; i <= last; i++) {
 		unsigned long long lo = i ? 1ULL << i : 0, hi = (2ULL << i) - 1;
 		int w = max ? (int)(h->slots[i] * 40 / max) : 0;
 		char bar[41];
