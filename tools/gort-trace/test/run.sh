@@ -12,7 +12,7 @@ TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 B=${BUILD:-$TOP/build}
 GT=$B/tools/gort-trace
 TARGET=$B/gort-trace/target
-NTESTS=10
+NTESTS=12
 SPAWNS=37 ROUNDS=250 SYSCALLS=11
 
 skip_all() {
@@ -174,4 +174,32 @@ if command -v setpriv >/dev/null; then
 		ok "not root: $(head -c 60 "$W/nonroot.err")..."
 	else notok "not root is refused with a clear message" "$W/nonroot.err"; fi
 else ok "not root: # SKIP no setpriv"; fi
+
+# 11: bpffs absent (in a private mount namespace): --pin explains, --pin --mount mounts it.
+if command -v unshare >/dev/null; then
+	rm -f "$W/fifo" && mkfifo "$W/fifo"
+	GORT_MAXPROCS=1 "$TARGET" $SPAWNS $ROUNDS $SYSCALLS <"$W/fifo" >"$W/mount.target" 2>&1 &
+	TPID=$!
+	exec 9>"$W/fifo"
+	for i in $(seq 200); do grep -q "^ready" "$W/mount.target" && break; sleep 0.05; done
+	unshare -m bash -c "umount /sys/fs/bpf 2>/dev/null; mountpoint -q /sys/fs/bpf && exit 3
+		'$GT' count -p $TPID --pin -d 0.2 >/dev/null; echo rc=\$?
+		'$GT' count -p $TPID --pin --mount -d 0.2 >/dev/null; echo rc=\$?
+		mountpoint -q /sys/fs/bpf && echo mounted" >"$W/mount.out" 2>&1
+	echo x >&9
+	exec 9>&-
+	wait "$TPID" 2>/dev/null
+	TPID=
+	if grep -q "bpf is not mounted on /sys/fs/bpf: run with --mount" "$W/mount.out" &&
+		grep -q "mounted bpf on /sys/fs/bpf" "$W/mount.out" && grep -q "^mounted" "$W/mount.out"; then
+		ok "bpffs absent: --pin says so and suggests --mount; --pin --mount mounts it"
+	else notok "bpffs absent: --pin says so; --pin --mount mounts it" "$W/mount.out"; fi
+else ok "bpffs absent # SKIP no unshare"; fi
+
+# 12: the wait-reason names gort-trace prints are lib/sched.c's, in order.
+lib=$(sed -n '/wait_reason_names\[WAIT__COUNT\] = {/,/^};/s/.*\] = \("[^"]*"\).*/\1/p' "$TOP/lib/sched.c" | tail -n +2 | tr '\n' ' ')
+tool=$(sed -n '/reason_names\[\] = {/,/^};/p' "$TOP/tools/gort-trace/gort-trace.c" | grep -o '"[^"]*"' | tail -n +2 | tr '\n' ' ')
+if [ -n "$lib" ] && [ "$lib" = "$tool" ]; then
+	ok "wait-reason names match lib/sched.c ($(echo "$lib" | grep -o '"' | wc -l | awk '{print $1/2}'))"
+else echo "# lib:  $lib"; echo "# tool: $tool"; notok "wait-reason names match lib/sched.c"; fi
 exit 0
