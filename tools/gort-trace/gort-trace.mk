@@ -20,11 +20,11 @@ GORT_TRACE ?= $(shell command -v $(BPF_CLANG) >/dev/null && test -x $(BPFTOOL) &
 
 ifeq ($(GORT_TRACE),1)
 TOOLS += $(OUT)/tools/gort-trace
-tools: $(GT_OUT)/target
+tools: $(GT_OUT)/target $(GT_OUT)/target-so
 endif
 
 .PHONY: gort-trace
-gort-trace: $(OUT)/tools/gort-trace $(GT_OUT)/target
+gort-trace: $(OUT)/tools/gort-trace $(GT_OUT)/target $(GT_OUT)/target-so
 
 $(GT_OUT)/vmlinux.h:
 	@mkdir -p $(dir $@)
@@ -51,3 +51,9 @@ $(GT_OUT)/target: $(GT_SRC)/test/target.c $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
 	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< $(TOOL_LDLIBS)
+
+# The same, linked with libgort.so: the probes are found through /proc/PID/maps.
+$(GT_OUT)/target-so: $(GT_SRC)/test/target.c $(LIBSO)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< -L$(OUT)/lib -lgort -Wl,-rpath,$(OUT)/lib -pthread

@@ -12,7 +12,7 @@ TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 B=${BUILD:-$TOP/build}
 GT=$B/tools/gort-trace
 TARGET=$B/gort-trace/target
-NTESTS=12
+NTESTS=13
 SPAWNS=37 ROUNDS=250 SYSCALLS=11
 
 skip_all() {
@@ -98,7 +98,14 @@ else
 	notok "count: goroutine exits"
 fi
 
-# 3-5: --pin: bpftool reads the pinned stats map by key name; --keep keeps it.
+# 3: the same program linked with libgort.so (probes found via /proc/PID/maps).
+if [ -x "$TARGET-so" ] && TARGET=$TARGET-so traced so count --json &&
+	[ "$(json "$W/so.out" '" ".join(str(j["stats"][k]) for k in ("create","chan_block","syscall_enter"))')" = \
+	  "$((SPAWNS + 2)) $((2 * ROUNDS)) $SYSCALLS" ] && grep -q "libgort.so" "$W/so.err"; then
+	ok "libgort.so: $(sed -n 's/.*(\(.*\)).*/\1/p' "$W/so.err" | head -1 | sed 's|.*/||'): exact counts"
+else notok "libgort.so-linked target: exact counts" "$W/so.err"; fi
+
+# 4-6: --pin: bpftool reads the pinned stats map by key name; --keep keeps it.
 dump_pinned() {
 	bpftool -j map dump pinned /sys/fs/bpf/gort/$TPID/stats >"$W/pin-live.json" 2>&1
 	bpftool prog show pinned /sys/fs/bpf/gort/$TPID/prog_goroutine_start >"$W/pin-prog.txt" 2>&1
@@ -127,7 +134,7 @@ if [ "$v" = $((SPAWNS + 2)) ]; then
 else notok "--keep: pinned GORT_STAT_CREATE '$v' (want $((SPAWNS + 2)))" "$W/keep.err"; fi
 [ -n "$pid" ] && rm -rf /sys/fs/bpf/gort/$pid && rmdir /sys/fs/bpf/gort 2>/dev/null
 
-# 6: lat: histogram sample counts.
+# 7: lat: histogram sample counts.
 if traced lat lat --json; then
 	got=$(json "$W/lat.out" '" ".join(str(sum(j["log2_histograms"][k])) for k in ("chan","syscall"))')
 	want="$((2 * ROUNDS)) $SYSCALLS"
@@ -137,7 +144,7 @@ if traced lat lat --json; then
 	else echo "# got '$got' runq '$runq', want '$want' runq >= $((2 * ROUNDS))"; notok "lat: histogram samples" "$W/lat.out"; fi
 else notok "lat: gort-trace attached and reported" "$W/lat.err"; fi
 
-# 7-8: record: valid JSON whose goroutine slices cover every goroutine the program created.
+# 8-9: record: valid JSON whose goroutine slices cover every goroutine the program created.
 if traced record record -o "$W/trace.json" && python3 -m json.tool "$W/trace.json" >/dev/null 2>"$W/jsonerr"; then
 	ok "record: trace.json is valid JSON (python3 -m json.tool)"
 	res=$(python3 - "$W/trace.json" <<'EOF'
@@ -158,7 +165,7 @@ else
 	notok "record: goroutine slices"
 fi
 
-# 9: clear error for a process without libgort.
+# 10: clear error for a process without libgort.
 sleep 30 &
 sp=$!
 if ! "$GT" count -p $sp -d 1 >/dev/null 2>"$W/nolib.err" && grep -q "does not use libgort" "$W/nolib.err"; then
@@ -167,7 +174,7 @@ else notok "a process without libgort is refused with a clear message" "$W/nolib
 kill $sp 2>/dev/null
 wait $sp 2>/dev/null
 
-# 10: clear error when not root.
+# 11: clear error when not root.
 if command -v setpriv >/dev/null; then
 	if ! setpriv --reuid=65534 --regid=65534 --clear-groups "$GT" count -p $$ >/dev/null 2>"$W/nonroot.err" &&
 		grep -q "must run as root" "$W/nonroot.err"; then
@@ -175,7 +182,7 @@ if command -v setpriv >/dev/null; then
 	else notok "not root is refused with a clear message" "$W/nonroot.err"; fi
 else ok "not root: # SKIP no setpriv"; fi
 
-# 11: bpffs absent (in a private mount namespace): --pin explains, --pin --mount mounts it.
+# 12: bpffs absent (in a private mount namespace): --pin explains, --pin --mount mounts it.
 if command -v unshare >/dev/null; then
 	rm -f "$W/fifo" && mkfifo "$W/fifo"
 	GORT_MAXPROCS=1 "$TARGET" $SPAWNS $ROUNDS $SYSCALLS <"$W/fifo" >"$W/mount.target" 2>&1 &
@@ -196,7 +203,7 @@ if command -v unshare >/dev/null; then
 	else notok "bpffs absent: --pin says so; --pin --mount mounts it" "$W/mount.out"; fi
 else ok "bpffs absent # SKIP no unshare"; fi
 
-# 12: the wait-reason names gort-trace prints are lib/sched.c's, in order.
+# 13: the wait-reason names gort-trace prints are lib/sched.c's, in order.
 lib=$(sed -n '/wait_reason_names\[WAIT__COUNT\] = {/,/^};/s/.*\] = \("[^"]*"\).*/\1/p' "$TOP/lib/sched.c" | tail -n +2 | tr '\n' ' ')
 tool=$(sed -n '/reason_names\[\] = {/,/^};/p' "$TOP/tools/gort-trace/gort-trace.c" | grep -o '"[^"]*"' | tail -n +2 | tr '\n' ' ')
 if [ -n "$lib" ] && [ "$lib" = "$tool" ]; then
