@@ -65,6 +65,8 @@ PCFILE := $(OUT)/lib/pkgconfig/gort.pc
 TOOL_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/lib/include
 TOOL_LDLIBS := $(LIBA) $(LIB_LDLIBS)
 TOOLS := $(OUT)/tools/gort-demo $(OUT)/tools/gort-bench
+# gort-trace (BPF): adds itself to TOOLS when clang/bpftool/libbpf/BTF exist.
+include $(TOP)/tools/gort-trace/gort-trace.mk
 
 # Kernel side.
 LINUX_SRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
