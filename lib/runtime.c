@@ -217,7 +217,8 @@ int gort_stats(struct gort_stats *st)
 	st->preempt_requests = __atomic_load_n(&sched.n_preempts, __ATOMIC_RELAXED);
 	st->stw_count = __atomic_load_n(&sched.n_stw, __ATOMIC_RELAXED);
 	st->stack_guard_mode = stack_guard_mode();
-	st->kassist = sched.kassist_fd >= 0;
+	st->kassist = kassist_active();
+	st->kassist_handoffs = __atomic_load_n(&sched.n_kassist_handoffs, __ATOMIC_RELAXED);
 	for (int i = 0; i < n && i < 64; i++) {
 		struct proc *p = sched.allp[i];
 

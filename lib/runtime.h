@@ -162,6 +162,11 @@ struct worker {
 	/* Under sched.lock; full words, apart from fields written without it. */
 	uint32_t idle;	      /* on the idle list */
 	uint32_t timer_woken; /* taken off the idle list by timers_wake */
+	/* Kernel assist (kassist.c): the module worker's handle and slot, and
+	 * the proc held in the current syscall region. */
+	uint32_t kassist_handle;
+	struct gort_slot *kassist_slot; /* NULL: not registered, park on the futex */
+	struct proc *kassist_proc;
 	pid_t tid;
 	pthread_t thread;
 	uint64_t rand;	/* xorshift state for steal victims and select */
@@ -193,6 +198,9 @@ struct sched {
 	 * (INT64_MAX: none). Written under lock, read atomically. */
 	struct worker *timer_sleeper;
 	int64_t timer_sleep_until;
+	/* Kernel assist: the idle worker the module wakes when a worker blocks
+	 * in a syscall region (sched.lock). */
+	struct worker *spare;
 	int maxprocs; /* atomic reads */
 	struct proc *allp[MAX_PROCS];
 
@@ -224,6 +232,7 @@ struct sched {
 
 	/* statistics (relaxed atomics) */
 	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw;
+	int64_t n_kassist_handoffs;
 };
 
 extern struct sched sched;
@@ -336,6 +345,20 @@ int signals_init(void);
 int worker_altstack_init(struct worker *w);
 
 /* kassist.c */
+struct gort_slot;
 int kassist_open(void);
+bool kassist_active(void);
+/* On the worker's own thread: registers it with the module (or leaves it
+ * unregistered, parking on its futex, when that fails). */
+void kassist_worker_init(struct worker *w);
+/* WAIT on the worker's token; false on timeout (timeout_ns < 0: none). */
+bool kassist_sleep(struct worker *w, int64_t timeout_ns);
+void kassist_wake(struct worker *w);
+/* Names the worker the module wakes on a block (NULL: none). */
+void kassist_set_spare(struct worker *w);
+void kassist_syscall_enter(struct worker *w, struct proc *p);
+void kassist_syscall_exit(struct worker *w);
+/* The spare's job: takes the proc of a blocked worker, or returns NULL. */
+struct proc *kassist_take_blocked(void);
 
 #endif

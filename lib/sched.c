@@ -181,6 +181,71 @@ void proc_put_idle(struct proc *p)
 	}
 }
 
+/*
+ * A worker's park note. Registered with gort.ko, the worker sleeps in the
+ * module's WAIT and is woken with WAKE (the note's key still says whether
+ * the wakeup is for it); otherwise on the key's futex.
+ */
+enum worker_woke { WOKE_NOTE, WOKE_TIMEOUT, WOKE_TOKEN };
+
+static void worker_wake(struct worker *w)
+{
+	if (!w->kassist_slot) {
+		note_wakeup(&w->park);
+		return;
+	}
+	if (__atomic_exchange_n(&w->park.key, 1, __ATOMIC_RELEASE) == 0)
+		kassist_wake(w);
+}
+
+/* Sleeps until the note is set (WOKE_NOTE), timeout_ns passes (>= 0), or the
+ * module's token wakes us with the note clear (WOKE_TOKEN: a block was
+ * reported to us as the spare, or a stale token). */
+static enum worker_woke worker_sleep(struct worker *w, int64_t timeout_ns)
+{
+	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : 0;
+
+	if (!w->kassist_slot)
+		return note_sleep(&w->park, timeout_ns) ? WOKE_NOTE : WOKE_TIMEOUT;
+	while (__atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) == 0) {
+		int64_t left = -1;
+		bool token;
+
+		if (timeout_ns >= 0) {
+			left = deadline - nanotime();
+			if (left <= 0)
+				return WOKE_TIMEOUT;
+		}
+		token = kassist_sleep(w, left);
+		if (token && __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) == 0)
+			return WOKE_TOKEN;
+	}
+	return WOKE_NOTE;
+}
+
+/* sched.lock held, w just listed idle: with kernel assist, the first idle
+ * worker becomes the spare the module wakes when a worker blocks. */
+static void spare_enter_locked(struct worker *w)
+{
+	if (w->kassist_slot && !sched.spare) {
+		sched.spare = w;
+		kassist_set_spare(w);
+	}
+}
+
+/* sched.lock held, w just taken off the idle list: hand the spare role on. */
+static void spare_leave_locked(struct worker *w)
+{
+	struct worker *n = sched.widle;
+
+	if (sched.spare != w)
+		return;
+	while (n && !n->kassist_slot)
+		n = n->link;
+	sched.spare = n;
+	kassist_set_spare(n);
+}
+
 static void *worker_main(void *arg);
 
 static struct worker *worker_new(struct proc *p, bool spinning)
@@ -238,6 +303,7 @@ static void startm(struct proc *p, bool spinning)
 		sched.widle = w->link;
 		sched.nwidle--;
 		w->idle = false;
+		spare_leave_locked(w);
 	}
 	rt_unlock(&sched.lock);
 	if (!w) {
@@ -254,7 +320,7 @@ static void startm(struct proc *p, bool spinning)
 	w->next_proc = p;
 	w->spinning = spinning;
 	__atomic_add_fetch(&sched.n_wakes, 1, __ATOMIC_RELAXED);
-	note_wakeup(&w->park);
+	worker_wake(w);
 }
 
 void startm_proc(struct proc *p)
@@ -321,6 +387,7 @@ static void widle_remove_locked(struct worker *w)
 	*pp = w->link;
 	sched.nwidle--;
 	w->idle = false;
+	spare_leave_locked(w);
 }
 
 /* Earliest timer of every proc, without running any; 0 when none. */
@@ -362,6 +429,7 @@ static void stop_worker(struct worker *w)
 		sched.widle = w;
 		sched.nwidle++;
 		w->idle = true;
+		spare_enter_locked(w);
 		rt_unlock(&sched.lock);
 		next = timers_next();
 		if (next) {
@@ -375,12 +443,34 @@ static void stop_worker(struct worker *w)
 		}
 		__atomic_add_fetch(&sched.n_parks, 1, __ATOMIC_RELAXED);
 		GORT_PROBE1(worker__park, w->id);
-		if (timed) {
-			int64_t left = next - nanotime();
+		for (;;) {
+			int64_t left = timed ? next - nanotime() : -1;
+			struct proc *taken;
 
-			note_sleep(&w->park, left > 0 ? left : 0);
-		} else {
-			note_sleep(&w->park, -1);
+			if (worker_sleep(w, timed && left < 0 ? 0 : left) != WOKE_TOKEN)
+				break;
+			/* The module woke us as the spare: a worker blocked in a
+			 * syscall region. Take its proc, then run it if we are still
+			 * idle; if someone handed us a proc meanwhile, pass it on. */
+			taken = kassist_take_blocked();
+			if (!taken)
+				continue;
+			rt_lock(&sched.lock);
+			if (w->idle) {
+				widle_remove_locked(w);
+				if (sched.timer_sleeper == w) {
+					sched.timer_sleeper = NULL;
+					__atomic_store_n(&sched.timer_sleep_until, INT64_MAX,
+							 __ATOMIC_SEQ_CST);
+				}
+				rt_unlock(&sched.lock);
+				GORT_PROBE1(worker__unpark, w->id);
+				acquire_proc(w, taken);
+				return;
+			}
+			rt_unlock(&sched.lock);
+			handoff_proc(taken);
+			break;
 		}
 		GORT_PROBE1(worker__unpark, w->id);
 
@@ -408,7 +498,7 @@ static void stop_worker(struct worker *w)
 		rt_unlock(&sched.lock);
 		/* startm took us off the list: it sets next_proc, then wakes us. */
 		for (;;) {
-			note_sleep(&w->park, -1);
+			worker_sleep(w, -1);
 			note_clear(&w->park);
 			if (__atomic_load_n(&w->next_proc, __ATOMIC_ACQUIRE))
 				break;
@@ -435,7 +525,7 @@ void timers_wake(int64_t when)
 			__atomic_store_n(&sched.timer_sleep_until, INT64_MAX, __ATOMIC_SEQ_CST);
 			/* Under the lock: the sleeper must find the note set when it
 			 * sees timer_woken, or a late wakeup would be stale. */
-			note_wakeup(&w->park);
+			worker_wake(w);
 		}
 		rt_unlock(&sched.lock);
 		return;
@@ -723,7 +813,7 @@ static void start_locked(struct worker *w, struct goroutine *g)
 
 	lw->next_proc = p;
 	__atomic_store_n(&p->worker, lw, __ATOMIC_RELEASE);
-	note_wakeup(&lw->park);
+	worker_wake(lw);
 	stop_worker(w);
 }
 
@@ -733,7 +823,8 @@ static void stop_locked(struct worker *w)
 {
 	if (w->proc)
 		handoff_proc(release_proc(w));
-	note_sleep(&w->park, -1);
+	while (worker_sleep(w, -1) != WOKE_NOTE)
+		;
 	note_clear(&w->park);
 	acquire_proc(w, w->next_proc);
 	w->next_proc = NULL;
@@ -940,6 +1031,7 @@ static void *worker_main(void *arg)
 	prctl(PR_SET_TIMERSLACK, 1);
 	worker_altstack_init(w);
 	sanitizer_worker_init(w);
+	kassist_worker_init(w);
 	acquire_proc(w, w->next_proc);
 	w->next_proc = NULL;
 	schedule_loop();

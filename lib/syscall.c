@@ -5,6 +5,8 @@
  * hand it to another worker. On exit the goroutine takes its proc back if it
  * is still there (one CAS, the common case for short calls), else any idle
  * proc, else it queues itself globally and its worker goes idle.
+ * With gort.ko the module reports a block inside the region at once and the
+ * spare takes the proc (kassist.c); sysmon's retake stays the fallback.
  */
 #include <errno.h>
 
@@ -36,6 +38,9 @@ void gort_syscall_enter(void)
 	__atomic_store_n(&g->status, G_SYSCALL, __ATOMIC_RELAXED);
 	/* seq_cst: pairs with sysmon's scan before it sleeps long. */
 	__atomic_store_n(&p->status, P_SYSCALL, __ATOMIC_SEQ_CST);
+	/* With gort.ko, blocking in the kernel now wakes the spare at once. */
+	if (w->kassist_slot)
+		kassist_syscall_enter(w, p);
 	sysmon_wake();
 }
 
@@ -50,6 +55,8 @@ void gort_syscall_exit(void)
 	if (!g || !g->in_syscall)
 		return;
 	g->in_syscall = false;
+	if (w->kassist_slot)
+		kassist_syscall_exit(w);
 	p = lent = g->syscall_proc;
 	g->syscall_proc = NULL;
 	if (__atomic_compare_exchange_n(&p->status, &expect, P_RUNNING, false, __ATOMIC_ACQ_REL,

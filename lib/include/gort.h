@@ -199,9 +199,11 @@ struct gort_stats {
 	int64_t preempt_requests;  /* goroutines flagged for running > 10 ms */
 	int64_t stw_count;	   /* stop-the-world handshakes */
 	int64_t stack_guard_mode;  /* 0 MADV_GUARD_INSTALL, 1 mprotect, 2 canary (current) */
-	int64_t kassist;	   /* 1 when /dev/gort is in use, else 0 */
+	int64_t kassist;	   /* 1 when the scheduler uses gort.ko, else 0 (futex + sysmon) */
 	int64_t per_proc_runs[64]; /* goroutines started per proc (first 64 procs) */
-	int64_t reserved[8];
+	int64_t kassist_handoffs;  /* of syscall_handoffs: procs taken at once on a
+				    * block reported by gort.ko (the rest: sysmon) */
+	int64_t reserved[7];
 };
 
 /* Fills *st. Returns 0, or GORT_EINVAL when st is NULL. */

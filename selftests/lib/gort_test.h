@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <time.h>
@@ -43,8 +44,29 @@ __attribute__((used)) const char *__tsan_default_options(void)
 }
 #endif
 
-/* Scale for heavy tests: sanitizers run them 10-50x slower. */
-#define GORT_TEST_SCALE(n) (GORT_TEST_SANITIZED ? (n) / 20 : (n))
+/*
+ * Scale for heavy tests: sanitizers run them 10-50x slower, and qemu's TCG
+ * (the module tests' VM) about as much: GORT_TEST_SLOW=N divides by N more
+ * (and timing slack may be multiplied by gort_test_slow()).
+ */
+static inline int gort_test_slow(void)
+{
+	static int slow;
+
+	if (!slow) {
+		const char *s = getenv("GORT_TEST_SLOW");
+		int v = s ? atoi(s) : 1;
+
+		slow = v > 0 ? v : 1;
+	}
+	return slow;
+}
+
+static inline int gort_test_scale_div(void)
+{
+	return (GORT_TEST_SANITIZED ? 20 : 1) * gort_test_slow();
+}
+#define GORT_TEST_SCALE(n) ((n) / gort_test_scale_div())
 
 static inline int64_t test_now_ns(void)
 {

@@ -34,7 +34,7 @@ FIXTURE_TEARDOWN(slow)
 }
 
 #define MS GORT_MILLISECOND
-#define SLACK ((GORT_TEST_SANITIZED ? 100 : 20) * MS)
+#define SLACK ((GORT_TEST_SANITIZED ? 100 : 20) * MS * gort_test_slow())
 
 static int sleep_main(int argc, char **argv)
 {
