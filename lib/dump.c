@@ -320,7 +320,7 @@ static void walk(struct dump *d, uintptr_t pc, uintptr_t fp, uintptr_t lo, uintp
 			if (fp)
 				fprintf(d->f,
 					"\t(frame pointer 0x%" PRIxPTR
-					" outside the stack: trace ends)\n",
+					" outside the stack or misaligned: trace ends)\n",
 					fp);
 			return;
 		}
