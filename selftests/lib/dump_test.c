@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Goroutine dumps: gort_dump_goroutines() shows goroutines parked in known
- * places with their wait reasons, names and backtraces naming this file's
+ * places (a channel receive, a WaitGroup, a sleep, a mutex, a read() in a
+ * syscall region) with their wait reasons, names and backtraces naming this file's
  * functions (static ones: the dump reads the ELF .symtab, no -rdynamic);
  * SIGQUIT prints the dump and exits 2 (and GORTDEBUG=sigquit=0 leaves the
  * default action); 10,000 goroutines and goroutines whose frame-pointer
@@ -46,7 +47,8 @@ struct parked {
 	gort_waitgroup wg;	/* never reaches zero while they are parked */
 	gort_mutex mu;		/* held by the test */
 	gort_waitgroup started; /* each blocker says it is about to block */
-	int64_t recv_id, wg_id, sleep_id, mutex_id;
+	int pipe[2];		/* nobody writes: read_blocker stays in read() */
+	int64_t recv_id, wg_id, sleep_id, mutex_id, read_id;
 	volatile int sink;
 };
 
@@ -88,7 +90,17 @@ __attribute__((noinline)) static void mutex_blocker(void *arg)
 	gort_mutex_unlock(&pk.mu);
 }
 
-/* Starts the four blockers; returns when each is about to block. */
+/* A syscall region: the dump starts its trace at gort_syscall_enter's caller. */
+__attribute__((noinline)) static void read_blocker(void *arg)
+{
+	char c;
+
+	(void)arg;
+	gort_wg_done(&pk.started);
+	pk.sink = (int)GORT_BLOCKING(read(pk.pipe[0], &c, 1));
+}
+
+/* Starts the five blockers; returns when each is about to block. */
 static void start_blockers(void)
 {
 	struct gort_go_opts named = { .name = "receiver" };
@@ -96,11 +108,13 @@ static void start_blockers(void)
 	pk.ch = gort_chan_make(sizeof(int), 0);
 	gort_wg_add(&pk.wg, 1);
 	gort_mutex_lock(&pk.mu);
-	gort_wg_add(&pk.started, 4);
+	TG_CHECK_EQ(0, pipe(pk.pipe));
+	gort_wg_add(&pk.started, 5);
 	pk.recv_id = gort_go_opts(recv_blocker, NULL, &named);
 	pk.wg_id = gort_go(wg_blocker, NULL);
 	pk.sleep_id = gort_go(sleep_blocker, NULL);
 	pk.mutex_id = gort_go(mutex_blocker, NULL);
+	pk.read_id = gort_go(read_blocker, NULL);
 	gort_wg_wait(&pk.started);
 }
 
@@ -177,6 +191,7 @@ static void check_parked(const char *d)
 		      (const char *const[]){ "sleep_blocker", "gort_sleep", NULL });
 	check_section(d, pk.mutex_id, "[sync.Mutex.Lock, ",
 		      (const char *const[]){ "mutex_blocker", "goroutine_park", NULL });
+	check_section(d, pk.read_id, "[syscall]", (const char *const[]){ "read_blocker", NULL });
 }
 
 /* Parking is asynchronous to the started signal: dump until all four show. */
@@ -190,7 +205,7 @@ static char *dump_when_parked(int *err)
 		if (!d || *err || test_now_ns() > deadline)
 			return d;
 		if (strstr(d, "[chan receive") && strstr(d, "[sync.WaitGroup.Wait") &&
-		    strstr(d, "[sleep") && strstr(d, "[sync.Mutex.Lock"))
+		    strstr(d, "[sleep") && strstr(d, "[sync.Mutex.Lock") && strstr(d, "[syscall]"))
 			return d;
 		free(d);
 		usleep(2000);
@@ -358,6 +373,7 @@ TEST(sigquit_prints_the_dump_and_exits_2)
 	EXPECT_NE(NULL, strstr(out, "\nsleep_blocker+0x"));
 	EXPECT_NE(NULL, strstr(out, "[sync.Mutex.Lock, "));
 	EXPECT_NE(NULL, strstr(out, "\nmutex_blocker+0x"));
+	EXPECT_NE(NULL, strstr(out, "[syscall]:\nread_blocker+0x"));
 	EXPECT_NE(NULL, strstr(out, "goroutine 1 \"main\" [sleep, "));
 	free(out);
 }
