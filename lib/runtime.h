@@ -325,6 +325,7 @@ int ctx_saved_regs(const void *sp, uintptr_t *regs, int max);
 struct runtime_config {
 	int maxprocs;
 	int schedtrace_ms;
+	bool scheddetail; /* GORTDEBUG=scheddetail=1: per-P/M/G lines with schedtrace */
 	int kassist; /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
 	int64_t idle_spin_ns; /* how long a spinning worker polls before sleeping */

@@ -11,6 +11,7 @@
  * The functions that block are noinline and do something after the blocking
  * call, so that they keep a frame of their own (no tail call).
  */
+#include <regex.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -402,6 +403,100 @@ TEST(gortdebug_sigquit_0_keeps_the_default_action)
 	ASSERT_TRUE(WIFSIGNALED(st)) TH_LOG("status 0x%x", st);
 	EXPECT_EQ(SIGQUIT, WTERMSIG(st));
 	EXPECT_TRUE(out == NULL || strstr(out, "SIGQUIT: quit") == NULL);
+	free(out);
+}
+
+/* ---- GORTDEBUG=schedtrace ---- */
+
+static int trace_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	start_blockers();
+	gort_sleep(150 * GORT_MILLISECOND);
+	return 0;
+}
+
+/* Runs trace_main in a child with GORT_MAXPROCS=2 and GORTDEBUG; its stderr in *out. */
+static int run_trace_child(const char *gortdebug, char **out)
+{
+	char path[] = "/tmp/gort-dump-test-XXXXXX";
+	int fd = mkstemp(path), status = -1;
+	pid_t pid;
+
+	*out = NULL;
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	pid = fork();
+	if (pid == 0) {
+		dup2(fd, 2);
+		setenv("GORTDEBUG", gortdebug, 1);
+		setenv("GORT_MAXPROCS", "2", 1);
+		alarm(60);
+		_exit(gort_main(trace_main, 0, NULL));
+	}
+	waitpid(pid, &status, 0);
+	{
+		off_t len = lseek(fd, 0, SEEK_END);
+		char *buf = malloc((size_t)len + 1);
+
+		if (buf && pread(fd, buf, (size_t)len, 0) == len) {
+			buf[len] = '\0';
+			*out = buf;
+		} else {
+			free(buf);
+		}
+	}
+	close(fd);
+	return status;
+}
+
+/* True when some line of text matches the extended regex re. */
+static bool has_line(const char *text, const char *re)
+{
+	regex_t r;
+	bool found;
+
+	if (!text || regcomp(&r, re, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0)
+		return false;
+	found = regexec(&r, text, 0, NULL, 0) == 0;
+	regfree(&r);
+	return found;
+}
+
+TEST(schedtrace_prints_go_format_lines)
+{
+	char *out;
+	int st = run_trace_child("schedtrace=20", &out);
+
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status 0x%x", st);
+	EXPECT_TRUE(has_line(out, "^SCHED [0-9]+ms: gomaxprocs=2 idleprocs=[0-9]+ threads=[0-9]+ "
+				  "spinningthreads=[0-9]+ idlethreads=[0-9]+ runqueue=[0-9]+ "
+				  "\\[[0-9]+ [0-9]+\\]$"))
+	TH_LOG("%s", out);
+	free(out);
+}
+
+TEST(scheddetail_prints_procs_workers_and_goroutines)
+{
+	char *out;
+	int st;
+
+	/* Like Go's, the detail is read without stopping anything: racy by design. */
+	if (GORT_TEST_TSAN)
+		SKIP(return, "scheddetail reads the scheduler without synchronization");
+	st = run_trace_child("schedtrace=20,scheddetail=1", &out);
+	ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status 0x%x", st);
+	EXPECT_TRUE(has_line(out, "^SCHED [0-9]+ms: gomaxprocs=2 .* runqueue=[0-9]+ gcwaiting=0 "
+				  "nmidlelocked=0 stopwait=0 sysmonwait=0$"))
+	TH_LOG("%s", out);
+	EXPECT_TRUE(has_line(out, "^  P1: status=[0-4] schedtick=[0-9]+ syscalltick=[0-9]+ "
+				  "m=-?[0-9]+ runqsize=[0-9]+ gfreecnt=[0-9]+ timerslen=[0-9]+$"));
+	EXPECT_TRUE(has_line(out, "^  M[0-9]+: p=-?[0-9]+ curg=-?[0-9]+ spinning=(true|false) "
+				  "blocked=(true|false) lockedg=-1$"));
+	EXPECT_TRUE(has_line(out, "^  G[0-9]+: status=4\\(chan receive\\) m=-1 lockedm=-1$"));
+	EXPECT_TRUE(has_line(out, "^  G[0-9]+: status=4\\(sync.Mutex.Lock\\) m=-1 lockedm=-1$"));
 	free(out);
 }
 
