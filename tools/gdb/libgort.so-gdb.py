@@ -28,8 +28,15 @@ CHUNK_SHIFT = 12  # lib/goroutine.c
 MAX_FRAMES = 100
 
 
-def _static(name):
-    sym = gdb.lookup_static_symbol(name)
+def _static(name, type_hint=None):
+    """The value of a (file-)static or global variable of the runtime. With
+    type_hint, only a symbol whose type mentions it (another object may have
+    a static of the same name)."""
+    sym = None
+    for s in gdb.lookup_static_symbols(name):
+        if type_hint is None or type_hint in str(s.type):
+            sym = s
+            break
     if sym is None:
         sym = gdb.lookup_global_symbol(name)
     if sym is None:
@@ -57,8 +64,8 @@ def _cstr(ptr):
 
 def goroutines():
     """Yields every goroutine descriptor (gdb.Value of struct goroutine)."""
+    chunks = _static("chunks", "goroutine")
     n = int(_static("nallocated"))
-    chunks = _static("chunks")
     for i in range(n):
         chunk = chunks[i >> CHUNK_SHIFT]
         if int(chunk) == 0:
