@@ -188,16 +188,19 @@ static void schedtrace(int64_t now, int64_t start)
 {
 	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 	char line[1024];
-	int len;
+	int len, nwidle;
 
+	/* Written under sched.lock by workers going idle (as in Go, read under it). */
+	rt_lock(&sched.lock);
+	nwidle = sched.nwidle;
+	rt_unlock(&sched.lock);
 	len = snprintf(line, sizeof(line),
 		       "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
 		       "idlethreads=%d runqueue=%ld",
 		       (long long)((now - start) / 1000000), n,
 		       __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED),
 		       __atomic_load_n(&sched.nworkers, __ATOMIC_RELAXED) + 1,
-		       __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED),
-		       __atomic_load_n(&sched.nwidle, __ATOMIC_RELAXED),
+		       __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED), nwidle,
 		       __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED));
 	if (config.scheddetail) {
 		snprintf(line + len, sizeof(line) - (size_t)len,
