@@ -502,13 +502,24 @@ __attribute__((noinline)) int gort_dump_goroutines(FILE *f)
 /* ---- SIGQUIT ---- */
 
 static int quit_pipe[2] = { -1, -1 };
+static pid_t quit_pid; /* the process whose helper thread reads quit_pipe */
 
 static void sigquit_handler(int sig)
 {
 	int saved = errno;
 	char c = 1;
 
-	(void)sig;
+	/*
+	 * A forked child inherits this handler and the pipe, but not the
+	 * helper thread: its byte would make the parent dump and exit. The
+	 * child gets the default action instead.
+	 */
+	if (getpid() != quit_pid) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		errno = saved;
+		return;
+	}
 	/* Async-signal-safe; the helper thread does the rest. */
 	(void)!write(quit_pipe[1], &c, 1);
 	errno = saved;
@@ -562,6 +573,7 @@ int sigquit_init(void)
 		return 0;
 	if (pipe2(quit_pipe, O_CLOEXEC) != 0)
 		return 0; /* no dumps; not worth failing gort_init for */
+	quit_pid = getpid();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

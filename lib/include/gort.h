@@ -280,7 +280,8 @@ int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *v, 
  *
  * The runtime prints this dump to stderr on SIGQUIT and exits with status
  * 2, like Go (see lib/dump.c; GORTDEBUG=sigquit=0, or a SIGQUIT handler
- * installed before the runtime starts, turns that off).
+ * installed before the runtime starts, turns that off; a child forked after
+ * the runtime started gets SIGQUIT's default action).
  */
 int gort_dump_goroutines(FILE *f);
 

@@ -406,6 +406,36 @@ TEST(gortdebug_sigquit_0_keeps_the_default_action)
 	free(out);
 }
 
+/* A child forked after the runtime started has no helper thread: SIGQUIT
+ * must kill it the default way, not make its parent dump and exit. */
+static int fork_main(int argc, char **argv)
+{
+	pid_t pid;
+	int st = -1;
+
+	(void)argc;
+	(void)argv;
+	pid = fork();
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		raise(SIGQUIT);
+		_exit(0);
+	}
+	TG_CHECK(pid > 0);
+	TG_CHECK_EQ(pid, GORT_BLOCKING(waitpid(pid, &st, 0)));
+	TG_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGQUIT);
+	gort_sleep(100 * GORT_MILLISECOND); /* the parent would be dead by now */
+	return 0;
+}
+
+TEST(sigquit_in_a_forked_child_is_the_default_action)
+{
+	ASSERT_EQ(0, gort_main(fork_main, 0, NULL));
+	ASSERT_NO_TG_FAILURES();
+}
+
 /* ---- GORTDEBUG=schedtrace ---- */
 
 static int trace_main(int argc, char **argv)
