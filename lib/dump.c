@@ -512,7 +512,8 @@ static void sigquit_handler(int sig)
 	/*
 	 * A forked child inherits this handler and the pipe, but not the
 	 * helper thread: its byte would make the parent dump and exit. The
-	 * child gets the default action instead.
+	 * child gets the default action instead (sigquit_atfork_child resets
+	 * it after fork(); this covers raw clone()s).
 	 */
 	if (getpid() != quit_pid) {
 		signal(sig, SIG_DFL);
@@ -558,6 +559,12 @@ static void *sigquit_main(void *arg)
 	return NULL;
 }
 
+static void sigquit_atfork_child(void)
+{
+	if (getpid() != quit_pid)
+		signal(SIGQUIT, SIG_DFL);
+}
+
 int sigquit_init(void)
 {
 	struct sigaction sa, old;
@@ -588,6 +595,7 @@ int sigquit_init(void)
 	sa.sa_handler = sigquit_handler;
 	sa.sa_flags = SA_RESTART | SA_ONSTACK;
 	sigemptyset(&sa.sa_mask);
+	pthread_atfork(NULL, NULL, sigquit_atfork_child);
 	sigaction(SIGQUIT, &sa, NULL);
 	return 0;
 }

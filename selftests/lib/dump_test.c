@@ -425,7 +425,8 @@ static int fork_main(int argc, char **argv)
 	}
 	TG_CHECK(pid > 0);
 	TG_CHECK_EQ(pid, GORT_BLOCKING(waitpid(pid, &st, 0)));
-	TG_CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGQUIT);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGQUIT)
+		tg_fail(__FILE__, __LINE__, "child: wait status 0x%x, want killed by SIGQUIT", st);
 	gort_sleep(100 * GORT_MILLISECOND); /* the parent would be dead by now */
 	return 0;
 }
