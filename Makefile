@@ -65,6 +65,8 @@ PCFILE := $(OUT)/lib/pkgconfig/gort.pc
 TOOL_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/lib/include
 TOOL_LDLIBS := $(LIBA) $(LIB_LDLIBS)
 TOOLS := $(OUT)/tools/gort-demo $(OUT)/tools/gort-bench
+# gort-trace (BPF): adds itself to TOOLS when clang/bpftool/libbpf/BTF exist.
+include $(TOP)/tools/gort-trace/gort-trace.mk
 
 # Kernel side.
 LINUX_SRC_TAR ?= /usr/src/linux-source-6.1.tar.xz
@@ -178,8 +180,10 @@ unload:
 		echo "make unload: the running kernel $$(uname -r) cannot load modules"; exit 1; fi
 	rmmod gort
 
+# LINUX_VERSION_CODE is ignored: an out-of-tree module built for 6.1 and 6.12
+# needs version checks where the kernel APIs differ.
 checkpatch: ksft
-	perl $(CHECKPATCH) --no-tree --strict --terse -f $(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h) $(TOP)/uapi/linux/gort.h
+	perl $(CHECKPATCH) --no-tree --strict --terse --ignore LINUX_VERSION_CODE -f $(wildcard $(TOP)/kmod/*.c $(TOP)/kmod/*.h) $(TOP)/uapi/linux/gort.h
 
 # ---- tests ----
 
@@ -194,6 +198,11 @@ vm-check: ksft
 	@$(TOP)/tools/check --only vm
 
 # ---- benchmarks and demo ----
+
+# Kernel-assist benchmark in qemu, once per kernel (KERNELS="kver ..." overrides):
+# SWITCH vs FUTEX_WAKE+FUTEX_WAIT round trips, RESULT lines per kernel.
+vm-bench: ksft
+	@$(TOP)/tools/vm/vm-bench
 
 bench: $(OUT)/tools/gort-bench
 	@echo "built $<; run: $< WORKLOAD (spawn yield syscall ...)"

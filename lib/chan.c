@@ -22,7 +22,8 @@ void waitq_push(struct waitq *q, struct sudog *sg)
 	if (q->last)
 		q->last->next = sg;
 	else
-		__atomic_store_n(&q->first, sg, __ATOMIC_RELAXED); /* racy readers: try fast paths */
+		__atomic_store_n(&q->first, sg,
+				 __ATOMIC_RELAXED); /* racy readers: try fast paths */
 	q->last = sg;
 	sg->queued = true;
 	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_SEQ_CST); /* Dekker: see chan.h */
@@ -95,7 +96,12 @@ static inline void elem_zero(const struct gort_chan *c, void *dst)
 
 /* ---- the lock-free ring of a buffered channel ---- */
 
-enum ring_result { RING_OK, RING_FULL, RING_EMPTY, RING_CLOSED };
+enum ring_result {
+	RING_OK,
+	RING_FULL,
+	RING_EMPTY,
+	RING_CLOSED
+};
 
 static inline struct chan_slot *ring_slot(const struct gort_chan *c, uint64_t pos)
 {
@@ -225,8 +231,8 @@ enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struc
 	}
 }
 
-enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
-				     struct sudog **wake, struct waitq **notify)
+enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok, struct sudog **wake,
+				     struct waitq **notify)
 {
 	struct sudog *s;
 
@@ -296,6 +302,14 @@ void chan_notify(struct gort_chan *c, struct waitq *q)
 void chan_wake(struct sudog *sg)
 {
 	waiter_wake(&sg->cw->wt);
+}
+
+void chan_complete(struct gort_chan *c, struct sudog *wake, struct waitq *notify)
+{
+	if (wake)
+		chan_wake(wake);
+	if (notify)
+		chan_notify(c, notify);
 }
 
 void chan_closed_misuse(const char *what)
@@ -448,10 +462,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block)
 		switch (chan_send_locked(c, elem, &wake, &notify)) {
 		case CHAN_DONE:
 			rt_unlock(&c->lock);
-			if (wake)
-				chan_wake(wake);
-			if (notify)
-				chan_notify(c, notify);
+			chan_complete(c, wake, notify);
 			return 0;
 		case CHAN_CLOSED_:
 			rt_unlock(&c->lock);
@@ -508,10 +519,7 @@ static int chan_recv(struct gort_chan *c, void *elem, bool block)
 		switch (chan_recv_locked(c, elem, &ok, &wake, &notify)) {
 		case CHAN_DONE:
 			rt_unlock(&c->lock);
-			if (wake)
-				chan_wake(wake);
-			if (notify)
-				chan_notify(c, notify);
+			chan_complete(c, wake, notify);
 			return ok ? 1 : 0;
 		default:
 			break;

@@ -104,14 +104,16 @@ enum chan_op_result {
  */
 enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struct sudog **wake,
 				     struct waitq **notify);
-enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok,
-				     struct sudog **wake, struct waitq **notify);
+enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok, struct sudog **wake,
+				     struct waitq **notify);
 /* c locked, a sudog of ours just queued on c: true if the ring changed so
  * that the operation could now proceed (the waiter must re-try, not park). */
 bool chan_ready_locked(struct gort_chan *c, int dir);
 /* After a ring operation: wakes one waiter of q (if any) to re-try. */
 void chan_notify(struct gort_chan *c, struct waitq *q);
 void chan_wake(struct sudog *sg);
+/* What a *_locked operation left to do once the lock is dropped. */
+void chan_complete(struct gort_chan *c, struct sudog *wake, struct waitq *notify);
 void chan_closed_misuse(const char *what);
 
 /* Runtime holders (timers, contexts) of a channel. */

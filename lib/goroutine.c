@@ -53,6 +53,11 @@ static struct goroutine *descriptor_new(void)
 
 		if (c == MAP_FAILED)
 			goto out;
+#ifdef GORT_ASAN
+		/* LeakSanitizer does not scan mmap'd memory: without this, what
+		 * only a descriptor points to (its errmsg) looks leaked. */
+		__lsan_register_root_region(c, CHUNK_SIZE * sizeof(struct goroutine));
+#endif
 		__atomic_store_n(&chunks[n >> CHUNK_SHIFT], c, __ATOMIC_RELEASE);
 	}
 	g = &chunks[n >> CHUNK_SHIFT][n & (CHUNK_SIZE - 1)];

@@ -195,7 +195,7 @@ struct sched {
 	 * (INT64_MAX: none). Written under lock, read atomically. */
 	struct worker *timer_sleeper;
 	int64_t timer_sleep_until;
-	int maxprocs;  /* atomic reads */
+	int maxprocs; /* atomic reads */
 	struct proc *allp[MAX_PROCS];
 
 	/* Global run queue: wait-free enqueue from any thread. */

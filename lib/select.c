@@ -66,7 +66,7 @@ static void selpark_commit(void *arg)
 
 		timer_start(st->deadline_timer, st->deadline, &err);
 		if (err)
-			gort_fatal("select: out of memory arming the deadline timer");
+			gort_fatal("select: cannot arm the deadline timer: %s", gort_strerror(err));
 	}
 	selunlock(st);
 }
@@ -136,8 +136,8 @@ static bool try_case(struct gort_select_case *cs, struct sudog **wake, struct wa
 }
 
 /* Locks held: takes our sudogs still queued off their queues. */
-static void unqueue_all(struct select_state *st, struct gort_select_case *cases,
-			struct sudog *sgs, int n)
+static void unqueue_all(struct select_state *st, struct gort_select_case *cases, struct sudog *sgs,
+			int n)
 {
 	(void)st;
 	for (int k = 0; k < n; k++) {
@@ -178,10 +178,19 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline)
 	}
 	for (int i = 0; i < n; i++) {
 		if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV) {
-			set_errmsg("gort_select: case %d: dir %d is neither GORT_SEND nor GORT_RECV",
-				   i, cases[i].dir);
+			set_errmsg(
+				"gort_select: case %d: dir %d is neither GORT_SEND nor GORT_RECV",
+				i, cases[i].dir);
 			return GORT_EINVAL;
 		}
+	}
+	/* A deadline needs the timers, hence the runtime (a foreign thread
+	 * may be its first user). */
+	if (deadline != GORT_SELECT_DEFAULT && deadline != GORT_FOREVER) {
+		int err = gort_init();
+
+		if (err)
+			return err;
 	}
 	sched_safe_point();
 	if (n > SELECT_STACK_CASES) {
@@ -224,10 +233,7 @@ restart:
 			struct gort_chan *c = cases[i].chan;
 
 			selunlock(&st);
-			if (wake)
-				chan_wake(wake);
-			if (notify)
-				chan_notify(c, notify);
+			chan_complete(c, wake, notify);
 			if (token && token != (cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq))
 				chan_notify(token_c, token);
 			ret = select_done(cases, i);

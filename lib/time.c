@@ -20,7 +20,7 @@
 struct gort_timer {
 	struct timer t;
 	struct rt_lock lock;
-	gort_chan *ch;		 /* gort_timer_new and tickers */
+	gort_chan *ch;	       /* gort_timer_new and tickers */
 	void (*fn)(void *arg); /* gort_after_func */
 	void *arg;
 };

@@ -28,48 +28,53 @@ void timer_init(struct timer *t, void (*fn)(struct timer *t, int64_t now), void 
 	t->fn_owns = false;
 }
 
-static void heap_set(struct timer_heap *th, int i, struct timer *t)
+/*
+ * The heap's entries carry their timer's due time, so sifting compares
+ * contiguous memory instead of chasing each timer (they live on goroutine
+ * stacks, rarely in cache). Only the moved timers' idx is written.
+ */
+static void heap_set(struct timer_heap *th, int i, struct timer_entry e)
 {
-	th->h[i] = t;
-	t->idx = i;
+	th->h[i] = e;
+	e.t->idx = i;
 }
 
 static void sift_up(struct timer_heap *th, int i)
 {
-	struct timer *t = th->h[i];
+	struct timer_entry e = th->h[i];
 
 	while (i > 0) {
 		int parent = (i - 1) / HEAP_ARITY;
 
-		if (th->h[parent]->when <= t->when)
+		if (th->h[parent].when <= e.when)
 			break;
 		heap_set(th, i, th->h[parent]);
 		i = parent;
 	}
-	heap_set(th, i, t);
+	heap_set(th, i, e);
 }
 
 static void sift_down(struct timer_heap *th, int i)
 {
-	struct timer *t = th->h[i];
+	struct timer_entry e = th->h[i];
 
 	for (;;) {
 		int c = i * HEAP_ARITY + 1, best = -1;
 
 		for (int k = 0; k < HEAP_ARITY && c + k < th->n; k++)
-			if (best < 0 || th->h[c + k]->when < th->h[best]->when)
+			if (best < 0 || th->h[c + k].when < th->h[best].when)
 				best = c + k;
-		if (best < 0 || th->h[best]->when >= t->when)
+		if (best < 0 || th->h[best].when >= e.when)
 			break;
 		heap_set(th, i, th->h[best]);
 		i = best;
 	}
-	heap_set(th, i, t);
+	heap_set(th, i, e);
 }
 
 static void update_when0(struct timer_heap *th)
 {
-	__atomic_store_n(&th->when0, th->n ? th->h[0]->when : 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&th->when0, th->n ? th->h[0].when : 0, __ATOMIC_SEQ_CST);
 }
 
 /* th locked. */
@@ -77,15 +82,16 @@ static bool heap_push(struct timer_heap *th, struct proc *p, struct timer *t)
 {
 	if (th->n == th->cap) {
 		int cap = th->cap ? th->cap * 2 : 64;
-		struct timer **h = realloc(th->h, (size_t)cap * sizeof(*h));
+		struct timer_entry *h = realloc(th->h, (size_t)cap * sizeof(*h));
 
 		if (!h)
 			return false;
 		th->h = h;
 		th->cap = cap;
 	}
-	t->p = p;
-	heap_set(th, th->n++, t);
+	/* Atomic: lock_timer_proc() reads t->p without the lock. */
+	__atomic_store_n(&t->p, p, __ATOMIC_RELEASE);
+	heap_set(th, th->n++, (struct timer_entry){ t->when, t });
 	sift_up(th, t->idx);
 	update_when0(th);
 	return true;
@@ -95,13 +101,13 @@ static bool heap_push(struct timer_heap *th, struct proc *p, struct timer *t)
 static void heap_remove(struct timer_heap *th, struct timer *t)
 {
 	int i = t->idx;
-	struct timer *last = th->h[--th->n];
+	struct timer_entry last = th->h[--th->n];
 
-	t->p = NULL;
+	__atomic_store_n(&t->p, NULL, __ATOMIC_RELEASE);
 	t->idx = -1;
 	if (i < th->n) {
 		heap_set(th, i, last);
-		if (i > 0 && th->h[(i - 1) / HEAP_ARITY]->when > last->when)
+		if (i > 0 && th->h[(i - 1) / HEAP_ARITY].when > last.when)
 			sift_up(th, i);
 		else
 			sift_down(th, i);
@@ -150,8 +156,16 @@ bool timer_start(struct timer *t, int64_t when, int *err)
 	bool own = p != NULL;
 
 	if (!p) {
-		int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+		/* A foreign thread may be the runtime's first user (a select
+		 * with a deadline): timers need the procs. */
+		int n, e = gort_init();
 
+		if (e) {
+			if (err)
+				*err = e;
+			return was;
+		}
+		n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 		p = sched.allp[fastrand() % (uint64_t)(n > 0 ? n : 1)];
 	}
 	rt_lock(&p->timers.lock);
@@ -180,17 +194,18 @@ static bool run_one(struct proc *p, int64_t now)
 	int64_t late;
 
 	rt_lock(&th->lock);
-	if (th->n == 0 || th->h[0]->when > now) {
+	if (th->n == 0 || th->h[0].when > now) {
 		rt_unlock(&th->lock);
 		return false;
 	}
-	t = th->h[0];
+	t = th->h[0].t;
 	late = now - t->when;
 	fn = t->fn;
 	__atomic_store_n(&t->running, 1, __ATOMIC_RELAXED);
 	if (t->period > 0) {
 		/* Ticks missed while nobody ran timers are dropped, as in Go. */
 		t->when += t->period * (1 + (now - t->when) / t->period);
+		th->h[0].when = t->when;
 		sift_down(th, 0);
 		update_when0(th);
 	} else {
@@ -243,7 +258,7 @@ void timers_move(struct proc *from, struct proc *to)
 
 	rt_lock(&src->lock);
 	while (src->n > 0) {
-		struct timer *t = src->h[src->n - 1];
+		struct timer *t = src->h[src->n - 1].t;
 
 		heap_remove(src, t);
 		rt_lock(&to->timers.lock);

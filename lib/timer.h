@@ -27,13 +27,18 @@ struct timer {
 	/* now: the time the runner read; the function must not block. */
 	void (*fn)(struct timer *t, int64_t now);
 	void *arg;
-	struct proc *p;	 /* the proc whose heap holds it, NULL when not queued;
-			  * written under that proc's timer lock */
-	int32_t idx;	 /* index in p's heap */
+	struct proc *p;	  /* the proc whose heap holds it, NULL when not queued;
+			   * written under that proc's timer lock */
+	int32_t idx;	  /* index in p's heap */
 	uint32_t running; /* atomic: fn is running (see timer_wait_idle) */
 	bool fn_owns;	  /* the runner never touches t once fn is called, so
 			   * fn may free it or wake its stack's owner (who
 			   * then needs no timer_wait_idle); running stays set */
+};
+
+struct timer_entry {
+	int64_t when; /* == t->when while queued */
+	struct timer *t;
 };
 
 /* A proc's heap. when0 mirrors the root's due time (0: empty) so that the
@@ -41,7 +46,7 @@ struct timer {
 struct timer_heap {
 	struct rt_lock lock;
 	int64_t when0; /* atomic */
-	struct timer **h;
+	struct timer_entry *h;
 	int n, cap;
 };
 
@@ -49,9 +54,10 @@ void timer_init(struct timer *t, void (*fn)(struct timer *t, int64_t now), void 
 
 /*
  * Queues t to fire at when (re-queues it if it is queued: a reset). It goes
- * on the caller's proc, or any proc for a foreign thread. Returns true when
- * it was queued before. Fails only when out of memory (returns false and t
- * is not queued; *err set to GORT_ENOMEM).
+ * on the caller's proc, or any proc for a foreign thread (starting the
+ * runtime if needed). Returns true when it was queued before. Fails only
+ * when out of memory or the runtime cannot start: t is then not queued and
+ * *err is set (GORT_ENOMEM, or gort_init()'s error).
  */
 bool timer_start(struct timer *t, int64_t when, int *err);
 

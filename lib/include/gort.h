@@ -290,10 +290,10 @@ int gort_dump_goroutines(FILE *f);
 /* ===================================================================== */
 
 /* Durations and instants are int64_t nanoseconds; instants are gort_now() values. */
-#define GORT_NANOSECOND  ((int64_t)1)
+#define GORT_NANOSECOND ((int64_t)1)
 #define GORT_MICROSECOND ((int64_t)1000)
 #define GORT_MILLISECOND ((int64_t)1000000)
-#define GORT_SECOND	 ((int64_t)1000000000)
+#define GORT_SECOND ((int64_t)1000000000)
 /* A deadline that never comes. */
 #define GORT_FOREVER INT64_MAX
 
@@ -413,7 +413,10 @@ size_t gort_chan_elem_size(const gort_chan *ch);
  * a NULL cases with n > 0, or a bad dir. Channel locks are taken in address
  * order, so concurrent selects over overlapping sets never deadlock.
  */
-enum { GORT_SEND = 1, GORT_RECV = 2 };
+enum {
+	GORT_SEND = 1,
+	GORT_RECV = 2
+};
 #define GORT_SELECT_DEFAULT ((int64_t)0)
 struct gort_select_case {
 	gort_chan *chan;
@@ -436,44 +439,45 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline);
  * gort_case_send(c, ptr) / gort_case_recv(c, ptr) build select cases with
  * the same pointer check.
  */
-#define GORT_CHAN_TYPE(name, T)         \
-	typedef struct name {           \
-		gort_chan *ch;          \
-		T elem_type_[0];        \
+#define GORT_CHAN_TYPE(name, T)  \
+	typedef struct name {    \
+		gort_chan *ch;   \
+		T elem_type_[0]; \
 	} name
 #define gort_chan_elem_t(c) __typeof__((c).elem_type_[0])
 #define gort_make(type, cap) \
 	((type){ .ch = gort_chan_make(sizeof(((type *)0)->elem_type_[0]), (cap)) })
-#define gort_send(c, v)                                          \
-	__extension__({                                          \
-		gort_chan_elem_t(c) gort_send_v_ = (v);          \
-		gort_chan_send((c).ch, &gort_send_v_);           \
+#define gort_send(c, v)                                 \
+	__extension__({                                 \
+		gort_chan_elem_t(c) gort_send_v_ = (v); \
+		gort_chan_send((c).ch, &gort_send_v_);  \
 	})
-#define gort_recv(c, p)                                          \
-	__extension__({                                          \
-		gort_chan_elem_t(c) *gort_recv_p_ = (p);         \
-		gort_chan_recv((c).ch, gort_recv_p_);            \
+#define gort_recv(c, p)                                  \
+	__extension__({                                  \
+		gort_chan_elem_t(c) *gort_recv_p_ = (p); \
+		gort_chan_recv((c).ch, gort_recv_p_);    \
 	})
-#define gort_try_send(c, v)                                      \
-	__extension__({                                          \
-		gort_chan_elem_t(c) gort_send_v_ = (v);          \
-		gort_chan_try_send((c).ch, &gort_send_v_);       \
+#define gort_try_send(c, v)                                \
+	__extension__({                                    \
+		gort_chan_elem_t(c) gort_send_v_ = (v);    \
+		gort_chan_try_send((c).ch, &gort_send_v_); \
 	})
-#define gort_try_recv(c, p)                                      \
-	__extension__({                                          \
-		gort_chan_elem_t(c) *gort_recv_p_ = (p);         \
-		gort_chan_try_recv((c).ch, gort_recv_p_);        \
+#define gort_try_recv(c, p)                               \
+	__extension__({                                   \
+		gort_chan_elem_t(c) *gort_recv_p_ = (p);  \
+		gort_chan_try_recv((c).ch, gort_recv_p_); \
 	})
 #define gort_close(c) gort_chan_close((c).ch)
-#define gort_free(c)  gort_chan_free((c).ch)
-#define gort_len(c)   gort_chan_len((c).ch)
-#define gort_cap(c)   gort_chan_cap((c).ch)
-#define gort_case_send(c, p)                                                         \
-	((struct gort_select_case){ .chan = (c).ch, .dir = GORT_SEND,                 \
+#define gort_free(c) gort_chan_free((c).ch)
+#define gort_len(c) gort_chan_len((c).ch)
+#define gort_cap(c) gort_chan_cap((c).ch)
+#define gort_case_send(c, p)                          \
+	((struct gort_select_case){ .chan = (c).ch,   \
+				    .dir = GORT_SEND, \
 				    .elem = (void *)(const gort_chan_elem_t(c) *){ (p) } })
-#define gort_case_recv(c, p)                                                 \
-	((struct gort_select_case){ .chan = (c).ch, .dir = GORT_RECV,         \
-				    .elem = (gort_chan_elem_t(c) *){ (p) } })
+#define gort_case_recv(c, p)        \
+	((struct gort_select_case){ \
+		.chan = (c).ch, .dir = GORT_RECV, .elem = (gort_chan_elem_t(c) *){ (p) } })
 
 /* ===================================================================== */
 /* Errors                                                                */
@@ -491,37 +495,49 @@ int gort_select(struct gort_select_case *cases, int n, int64_t deadline);
  * Each error has a kind (its "type", for gort_error_as), a code (a GORT_E*
  * or any int the kind defines; 0 for none), a message and an optional cause.
  * gort_error_string() formats the chain as Go's %v does: "msg: cause-msg:
- * ...", or through the kind's format callback.
+ * ...", or through the kind's format callback. An error with an empty
+ * message shows just its cause (fmt.Errorf("%w", err)).
+ * All functions accept NULL where an error is read (NULL is Go's nil error)
+ * and are thread-safe; errors never change after construction.
  */
 typedef struct gort_error gort_error;
 struct gort_error_kind {
 	const char *name; /* e.g. "CustomError" */
-	/* Optional: formats e (without its cause unless it chooses to show it)
-	 * into buf like snprintf; NULL = the message. */
+	/* Optional: formats e into buf like snprintf (returns the full length)
+	 * and is then the whole %v text of e, as a Go Error() method is: to
+	 * show the cause it formats it itself, e.g. with
+	 * gort_error_format(gort_error_unwrap(e), ...). NULL = the message,
+	 * then ": " and the cause's text. */
 	int (*format)(const gort_error *e, char *buf, size_t size);
 	/* Optional: frees the kind's data when the last reference goes. */
 	void (*free_data)(void *data);
 };
-extern const struct gort_error_kind gort_error_kind_basic;	 /* gort_error_new/wrap */
+extern const struct gort_error_kind gort_error_kind_basic;  /* gort_error_new/wrap */
 extern const struct gort_error_kind gort_error_kind_system; /* gort_error_errno */
 
 gort_error *gort_error_new(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Wraps cause (takes a new reference to it) with a formatted message; the code is
- * cause's. Like fmt.Errorf("msg: %w", cause). */
+ * cause's. Like fmt.Errorf("msg: %w", cause). A NULL cause gives an error with
+ * no cause and code 0. */
 gort_error *gort_error_wrap(gort_error *cause, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* A system error: code -errnum, message "CONTEXT: strerror(errnum)". */
-gort_error *gort_error_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* An error of a user-defined kind carrying data (freed by kind->free_data). */
+/* A system error: code -errnum, message "CONTEXT: strerror(errnum)" (just
+ * strerror(errnum) when fmt is NULL or ""). Its kind is gort_error_kind_system. */
+gort_error *gort_error_errno(int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* An error of a user-defined kind carrying data (freed by kind->free_data when
+ * the last reference goes; also when the constructor fails and returns
+ * gort_error_oom, so ownership of data always passes). cause may be NULL; a
+ * new reference to it is taken. */
 gort_error *gort_error_new_kind(const struct gort_error_kind *kind, int code, void *data,
 				gort_error *cause, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 gort_error *gort_error_ref(gort_error *e);
 void gort_error_free(gort_error *e);
 
-int gort_error_code(const gort_error *e);	    /* 0 for NULL */
-const char *gort_error_msg(const gort_error *e);    /* own message, "" for NULL */
-void *gort_error_data(const gort_error *e);	    /* the kind's data */
+int gort_error_code(const gort_error *e);	 /* 0 for NULL */
+const char *gort_error_msg(const gort_error *e); /* own message, "" for NULL */
+void *gort_error_data(const gort_error *e);	 /* the kind's data */
 const struct gort_error_kind *gort_error_kind(const gort_error *e);
 gort_error *gort_error_unwrap(const gort_error *e); /* borrowed; NULL at the end */
 /* errors.Is: true when target is e or in e's chain (by identity). */
@@ -536,9 +552,10 @@ int gort_error_format(const gort_error *e, char *buf, size_t size);
 char *gort_error_string(const gort_error *e);
 
 /* Static errors (never freed): */
-extern gort_error *const gort_error_canceled;	      /* "context canceled", GORT_ECANCELED */
-extern gort_error *const gort_error_deadline_exceeded; /* "context deadline exceeded", GORT_ETIMEDOUT */
-extern gort_error *const gort_error_oom;	      /* "out of memory", GORT_ENOMEM */
+extern gort_error *const gort_error_canceled; /* "context canceled", GORT_ECANCELED */
+extern gort_error
+	*const gort_error_deadline_exceeded; /* "context deadline exceeded", GORT_ETIMEDOUT */
+extern gort_error *const gort_error_oom;     /* "out of memory", GORT_ENOMEM */
 
 /* ===================================================================== */
 /* Context                                                               */
@@ -552,19 +569,33 @@ extern gort_error *const gort_error_oom;	      /* "out of memory", GORT_ENOMEM *
  * context cancels every descendant, closes its done channel, stops its timer
  * and unlinks it from its parent, so its resources are released at once.
  *
+ * A context may be used by anyone until the last reference goes, and the
+ * caller of gort_ctx_free must know that nobody else still uses the
+ * reference it drops. To let another goroutine use a context for as long as
+ * it wants, hand it a child (e.g. with_value(ctx, NULL, NULL)): a child keeps
+ * its ancestors alive, and the goroutine frees the child when done.
+ *
  * gort_ctx_background(): the root; never cancelled, never freed; done is NULL
  *   (a nil channel: a select case on it never fires).
  * gort_ctx_with_cancel/deadline/timeout/value: NULL with gort_errmsg() when
  *   out of memory or parent is NULL (GORT_EINVAL). A deadline in the past
- *   gives an already-cancelled context (err = deadline exceeded).
- * gort_ctx_cancel(ctx): cancels with gort_error_canceled; idempotent.
- * gort_ctx_done(ctx): a channel closed on cancellation (the context owns it).
+ *   gives an already-cancelled context (err = deadline exceeded); a deadline
+ *   after the parent's is the parent's (as in Go, no timer is made).
+ *   A value context has no cancellation of its own: its done and err are
+ *   those of its nearest cancellable ancestor.
+ * gort_ctx_cancel(ctx): cancels with gort_error_canceled; idempotent; a no-op
+ *   on the background and on value contexts. Once done is closed err is set.
+ * gort_ctx_done(ctx): a channel closed on cancellation (the context owns it:
+ *   do not free or close it). Made on first use, so it can fail: NULL with
+ *   gort_errmsg() when out of memory. NULL for contexts that can never be
+ *   cancelled (background and values over it).
  * gort_ctx_err(ctx): NULL while live, then gort_error_canceled or
  *   gort_error_deadline_exceeded (static, never freed).
  * gort_ctx_value(ctx, key): the value of the nearest with_value ancestor
  *   with this key (compared by address), or NULL.
  * gort_ctx_deadline(ctx): the earliest deadline on the chain, or GORT_FOREVER.
- * All thread-safe.
+ * All thread-safe, from goroutines and foreign threads. NULL ctx is accepted
+ * by cancel, free, done, err, value (as the background) and deadline.
  */
 typedef struct gort_ctx gort_ctx;
 gort_ctx *gort_ctx_background(void);
@@ -597,7 +628,10 @@ struct gort_semaq_ {
 	void *head_;
 	void *tail_;
 };
-#define GORT_SEMAQ_INIT_ { 0, 0, NULL, NULL }
+#define GORT_SEMAQ_INIT_         \
+	{                        \
+		0, 0, NULL, NULL \
+	}
 
 /*
  * Mutex, as Go's sync.Mutex: spins briefly, then parks; after a waiter has
@@ -610,7 +644,10 @@ typedef struct gort_mutex {
 	int32_t state_; /* locked | woken << 1 | starving << 2 | waiters << 3 */
 	struct gort_semaq_ sema_;
 } gort_mutex;
-#define GORT_MUTEX_INIT { 0, GORT_SEMAQ_INIT_ }
+#define GORT_MUTEX_INIT             \
+	{                           \
+		0, GORT_SEMAQ_INIT_ \
+	}
 void gort_mutex_lock(gort_mutex *m);
 bool gort_mutex_trylock(gort_mutex *m);
 void gort_mutex_unlock(gort_mutex *m);
@@ -628,7 +665,10 @@ typedef struct gort_rwmutex {
 	struct gort_semaq_ writer_sem_; /* the pending writer waits here */
 	struct gort_semaq_ reader_sem_; /* readers wait here for the writer to finish */
 } gort_rwmutex;
-#define GORT_RWMUTEX_INIT { GORT_MUTEX_INIT, 0, 0, GORT_SEMAQ_INIT_, GORT_SEMAQ_INIT_ }
+#define GORT_RWMUTEX_INIT                                                 \
+	{                                                                 \
+		GORT_MUTEX_INIT, 0, 0, GORT_SEMAQ_INIT_, GORT_SEMAQ_INIT_ \
+	}
 void gort_rwmutex_rlock(gort_rwmutex *rw);
 bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
 void gort_rwmutex_runlock(gort_rwmutex *rw);
@@ -643,7 +683,10 @@ typedef struct gort_once {
 	uint32_t done_;
 	gort_mutex m_;
 } gort_once;
-#define GORT_ONCE_INIT { 0, GORT_MUTEX_INIT }
+#define GORT_ONCE_INIT             \
+	{                          \
+		0, GORT_MUTEX_INIT \
+	}
 void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
 
 /*
@@ -659,7 +702,10 @@ typedef struct gort_cond {
 	void *waiters_;
 	void *waiters_tail_;
 } gort_cond;
-#define GORT_COND_INIT { 0, 0, 0, NULL, NULL }
+#define GORT_COND_INIT              \
+	{                           \
+		0, 0, 0, NULL, NULL \
+	}
 void gort_cond_wait(gort_cond *c, gort_mutex *m);
 void gort_cond_signal(gort_cond *c);
 void gort_cond_broadcast(gort_cond *c);
@@ -695,12 +741,16 @@ void gort_pool_drain_all(void);
 /*
  * Weighted semaphore, as golang.org/x/sync/semaphore: capacity n; acquire
  * takes w units, waiting in FIFO order (a large request is not overtaken by
- * small ones). gort_sema_new returns NULL (GORT_EINVAL for n <= 0, or
- * GORT_ENOMEM). acquire returns 0, GORT_EINVAL when w > capacity or w <= 0,
+ * small ones, and nobody barges past a queued waiter). gort_sema_new returns
+ * NULL (GORT_EINVAL for n <= 0, or GORT_ENOMEM). acquire returns 0,
+ * GORT_EINVAL when w > capacity or w <= 0 (Go would wait for ctx instead),
  * or the context's error code (GORT_ECANCELED / GORT_ETIMEDOUT) when ctx is
- * done first (nothing is held then); ctx may be NULL (wait forever).
- * try_acquire returns true on success. Releasing more than is held is a
- * fatal error.
+ * done first (nothing is held then); as in Go, a ctx already done fails even
+ * when units are free. ctx may be NULL (wait forever). Failures set
+ * gort_errmsg(). try_acquire returns true on success (false also for w out
+ * of range). Releasing more than is held (or w < 0) is a fatal error.
+ * gort_sema_free: nobody may be waiting or use it afterwards; NULL is
+ * ignored.
  */
 typedef struct gort_sema gort_sema;
 gort_sema *gort_sema_new(int64_t n);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gort_dev_test - selftests of /dev/gort at the module's foundation stage:
- * the device node, GORT_IOC_VERSION, argument checking and the rule that a
- * group is usable only from the address space that opened it.
+ * gort_dev_test - selftests of /dev/gort itself: the device node,
+ * GORT_IOC_VERSION and its feature bits, argument checking and the rule
+ * that a group is usable only from the address space that opened it.
+ * The workers' operations are tested by gort_worker_test,
+ * gort_security_test, gort_lifetime_test and gort_fuzz_test.
  *
  * Every test skips when /dev/gort does not exist.
  *
@@ -42,8 +44,11 @@
 
 #define RECEIVER_FLAG		"--gort-fd-receiver"
 
-/* Feature bits this stage of the module implements: VERSION only. */
-#define EXPECTED_FEATURES	GORT_FEAT_VERSION
+/* Feature bits the module implements: all of ABI 1. */
+#define EXPECTED_FEATURES	(GORT_FEAT_VERSION | GORT_FEAT_REGISTER | \
+				 GORT_FEAT_WAIT | GORT_FEAT_WAKE | \
+				 GORT_FEAT_SWITCH | GORT_FEAT_BLOCK_NOTIFY | \
+				 GORT_FEAT_TRACEPOINTS)
 
 /* Every feature bit the ABI defines. */
 #define ALL_KNOWN_FEATURES	(GORT_FEAT_VERSION | GORT_FEAT_REGISTER | \

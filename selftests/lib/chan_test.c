@@ -856,7 +856,9 @@ TEST(select_on_closed_channel_reports_not_ok)
 /* Many cases: the scratch arrays move to the heap above 16. */
 static int select_many_main(int argc, char **argv)
 {
-	enum { N = 100 };
+	enum {
+		N = 100
+	};
 	int_chan c[N];
 	struct gort_select_case cs[N];
 	int v = 0, seen[N] = { 0 };
@@ -958,6 +960,20 @@ TEST(foreign_thread_talks_to_goroutines_over_channels)
 	EXPECT_EQ(GORT_ETIMEDOUT, gort_select(&cs, 1, t0 + 2 * GORT_MILLISECOND));
 	EXPECT_GE(gort_now() - t0, 2 * GORT_MILLISECOND);
 	gort_free(idle);
+}
+
+/* The runtime's first user is a foreign thread's select with a deadline. */
+TEST(select_deadline_from_foreign_thread_before_the_runtime_starts)
+{
+	int_chan c = gort_make(int_chan, 0);
+	struct gort_select_case cs;
+	int64_t t0 = gort_now();
+	int v;
+
+	cs = gort_case_recv(c, &v);
+	EXPECT_EQ(GORT_ETIMEDOUT, gort_select(&cs, 1, t0 + 2 * GORT_MILLISECOND));
+	EXPECT_GE(gort_now() - t0, 2 * GORT_MILLISECOND);
+	gort_free(c);
 }
 
 /* ---- bad arguments ---- */

@@ -38,8 +38,10 @@ static void receiver(void *arg)
 
 	for (int64_t n = 0; n < s->m; n++) {
 		struct gort_select_case cs[4] = {
-			gort_case_recv(s->c[0], &v), gort_case_recv(s->c[1], &v),
-			gort_case_recv(s->c[2], &v), gort_case_recv(s->c[3], &v),
+			gort_case_recv(s->c[0], &v),
+			gort_case_recv(s->c[1], &v),
+			gort_case_recv(s->c[2], &v),
+			gort_case_recv(s->c[3], &v),
 		};
 
 		gort_select(cs, 4, GORT_FOREVER);

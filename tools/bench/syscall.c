@@ -40,10 +40,10 @@
  *   blocker_over_p50_us, blocker_over_p99_us : (elapsed - 1 ms) of the blocking operation,
  *                        i.e. OS timer slack + time waiting for a P after the syscall.
  *
- * Flags as in Go: -d 4s, -modes none,gosleep,rawsleep,pipe (the default). A watchdog thread (an OS thread, not a goroutine) aborts the
- * process if a mode overruns 3*DUR+20 s, like the Go program's watchdog.
- * BENCH_THREADS=1 adds per-thread CPU time and context switches (cumulative)
- * to the stderr diagnostics.
+ * Flags as in Go: -d 4s, -modes none,gosleep,rawsleep,pipe (the default). A watchdog thread (an OS
+ * thread, not a goroutine) aborts the process if a mode overruns 3*DUR+20 s, like the Go program's
+ * watchdog. BENCH_THREADS=1 adds per-thread CPU time and context switches (cumulative) to the
+ * stderr diagnostics.
  */
 #include <dirent.h>
 #include <pthread.h>

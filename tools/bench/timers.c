@@ -73,8 +73,10 @@ static int timers_body(int argc, char **argv)
 	bench_sort_i64(b.over, (size_t)n);
 	bench_result("timers", "wall_ms", (double)wall / 1e6);
 	bench_result("timers", "oversleep_mean_us", sum / (double)n / 1e3);
-	bench_result("timers", "oversleep_p50_us", (double)bench_pct(b.over, (size_t)n, 0.50) / 1e3);
-	bench_result("timers", "oversleep_p99_us", (double)bench_pct(b.over, (size_t)n, 0.99) / 1e3);
+	bench_result("timers", "oversleep_p50_us",
+		     (double)bench_pct(b.over, (size_t)n, 0.50) / 1e3);
+	bench_result("timers", "oversleep_p99_us",
+		     (double)bench_pct(b.over, (size_t)n, 0.99) / 1e3);
 	bench_result("timers", "oversleep_max_us", (double)bench_pct(b.over, (size_t)n, 1.0) / 1e3);
 	free(b.over);
 	free(args);
