@@ -216,6 +216,10 @@ demo: deps
 
 # ---- install ----
 
+# The gdb extension (tools/gdb/), named after the library's real file.
+GDB_SCRIPT := libgort.so.$(VERSION)-gdb.py
+GDB_AUTOLOAD ?= /usr/share/gdb/auto-load
+
 install: all
 	install -d $(DESTDIR)$(INCDIR_INSTALL) $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(TOP)/lib/include/gort.h $(DESTDIR)$(INCDIR_INSTALL)/gort.h
@@ -226,6 +230,11 @@ install: all
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR_INSTALL)/libgort.so.$(SOVERSION)
 	ln -sf libgort.so.$(SOVERSION) $(DESTDIR)$(LIBDIR_INSTALL)/libgort.so
 	install -m 644 $(PCFILE) $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/gort.pc
+	# gdb auto-loads OBJFILE-gdb.py next to the library (when LIBDIR is in its
+	# auto-load safe-path) and from its own data directory (always trusted).
+	install -m 644 $(TOP)/tools/gdb/libgort.so-gdb.py $(DESTDIR)$(LIBDIR_INSTALL)/$(GDB_SCRIPT)
+	install -d $(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR_INSTALL)
+	install -m 644 $(TOP)/tools/gdb/libgort.so-gdb.py $(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR_INSTALL)/$(GDB_SCRIPT)
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)/usr/src/gort-$(VERSION)/kmod $(DESTDIR)/usr/src/gort-$(VERSION)/uapi/linux
 	install -m 644 $(TOP)/Kbuild $(TOP)/dkms.conf $(DESTDIR)/usr/src/gort-$(VERSION)/
@@ -236,6 +245,7 @@ uninstall:
 	rm -f $(DESTDIR)$(INCDIR_INSTALL)/gort.h $(DESTDIR)$(INCDIR_INSTALL)/linux/gort.h
 	rm -f $(DESTDIR)$(LIBDIR_INSTALL)/libgort.a $(DESTDIR)$(LIBDIR_INSTALL)/libgort.so*
 	rm -f $(DESTDIR)$(LIBDIR_INSTALL)/pkgconfig/gort.pc
+	rm -f $(DESTDIR)$(GDB_AUTOLOAD)$(LIBDIR_INSTALL)/$(GDB_SCRIPT)
 	rm -f $(addprefix $(DESTDIR)$(PREFIX)/bin/,$(notdir $(TOOLS)))
 	rm -rf $(DESTDIR)/usr/src/gort-$(VERSION)
 

@@ -2,8 +2,10 @@
 /*
  * Runtime configuration from the environment:
  *   GORT_MAXPROCS=N            procs (default: CPUs in the affinity mask)
- *   GORTDEBUG=k=v,k=v          schedtrace=MS, idlespin=US (default 50),
- *                              panicclosed=1 (abort on send to / close of a closed channel)
+ *   GORTDEBUG=k=v,k=v          schedtrace=MS (Go's SCHED lines), scheddetail=1 (with
+ *                              schedtrace: per-P/M/G lines), idlespin=US (default 50),
+ *                              panicclosed=1 (abort on send to / close of a closed channel),
+ *                              sigquit=0 (no goroutine dump on SIGQUIT, see dump.c)
  *   GORT_KASSIST=auto|off|require
  *   GORT_STACK_SIZE=BYTES      default goroutine stack (16 KiB..1 GiB)
  */
@@ -56,6 +58,10 @@ static void parse_gortdebug(const char *s)
 			config.idle_spin_ns = v >= 0 ? v * 1000 : 0;
 		else if (strcmp(kv, "panicclosed") == 0)
 			config.panic_closed = v != 0;
+		else if (strcmp(kv, "scheddetail") == 0)
+			config.scheddetail = v != 0;
+		else if (strcmp(kv, "sigquit") == 0)
+			config.no_sigquit = v == 0;
 		else
 			fprintf(stderr, "gort: GORTDEBUG: unknown setting '%s' ignored\n", kv);
 	}

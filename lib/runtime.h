@@ -98,6 +98,8 @@ struct goroutine {
 	struct cds_wfcq_node gq_node; /* global run queue */
 	struct proc *syscall_proc;    /* the proc held on syscall entry */
 	void *syscall_sp;	      /* sp inside gort_syscall_enter, registers spilled above it */
+	void *syscall_pc;	      /* where gort_syscall_enter returned to (dumps) */
+	void *syscall_fp;	      /* its caller's frame pointer (dumps) */
 	char *errmsg;		      /* gort_errmsg() of this goroutine, malloc'd on first use */
 	void *lowest_sp;	      /* lowest sp seen at a switch (stack trimming) */
 	void *asan_fake_stack;	      /* ASan: fake stack saved at the switch */
@@ -332,13 +334,24 @@ int ctx_saved_regs(const void *sp, uintptr_t *regs, int max);
 struct runtime_config {
 	int maxprocs;
 	int schedtrace_ms;
+	bool scheddetail; /* GORTDEBUG=scheddetail=1: per-P/M/G lines with schedtrace */
 	int kassist; /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
 	int64_t idle_spin_ns; /* how long a spinning worker polls before sleeping */
 	bool panic_closed;    /* GORTDEBUG=panicclosed=1: closed-channel misuse aborts */
+	bool no_sigquit;      /* GORTDEBUG=sigquit=0: leave SIGQUIT alone (no dump) */
 };
 extern struct runtime_config config;
 void config_load(void);
+
+/* stw.c: for a process about to exit (the SIGQUIT dump): stops the world
+ * like gort_stop_the_world() from a foreign thread, but gives up after
+ * timeout_ns or when another stop holds the turn, and never restarts it.
+ * Returns true when every proc stopped. */
+bool stw_stop_for_exit(const char *reason, int64_t timeout_ns);
+
+/* dump.c: the SIGQUIT handler and its helper thread (GORTDEBUG=sigquit=0: none). */
+int sigquit_init(void);
 
 /* signal.c */
 int signals_init(void);

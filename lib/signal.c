@@ -83,7 +83,7 @@ int signals_init(void)
 		set_errmsg("gort_init: cannot install the stack overflow handler");
 		return GORT_EAGAIN;
 	}
-	return 0;
+	return sigquit_init();
 }
 
 int worker_altstack_init(struct worker *w)

@@ -74,20 +74,16 @@ static bool all_stopped(struct proc *own)
 	return true;
 }
 
-int gort_stop_the_world(const char *reason)
+/*
+ * Asks every proc but own to stop: idle procs and procs in syscall regions
+ * stop at once, running goroutines are flagged to stop at their next safe
+ * point. The caller holds the turn.
+ */
+static void stw_request(struct proc *own)
 {
-	struct worker *w;
-	struct proc *own, *p;
+	struct proc *p;
 	int n;
 
-	if (!__atomic_load_n(&sched.started, __ATOMIC_ACQUIRE)) {
-		set_errmsg("gort_stop_the_world: the runtime is not running");
-		return GORT_EPERM;
-	}
-	stw_turn_acquire();
-	w = this_worker();
-	own = w && w->curg ? w->proc : NULL;
-	GORT_PROBE1(stw__start, reason);
 	note_clear(&sched.stw_done);
 	rt_lock(&sched.lock);
 	__atomic_store_n(&sched.stw_owner, own, __ATOMIC_RELEASE);
@@ -117,6 +113,22 @@ int gort_stop_the_world(const char *reason)
 		}
 	}
 	rt_unlock(&sched.lock);
+}
+
+int gort_stop_the_world(const char *reason)
+{
+	struct worker *w;
+	struct proc *own;
+
+	if (!__atomic_load_n(&sched.started, __ATOMIC_ACQUIRE)) {
+		set_errmsg("gort_stop_the_world: the runtime is not running");
+		return GORT_EPERM;
+	}
+	stw_turn_acquire();
+	w = this_worker();
+	own = w && w->curg ? w->proc : NULL;
+	GORT_PROBE1(stw__start, reason);
+	stw_request(own);
 	while (!all_stopped(own)) {
 		note_sleep(&sched.stw_done, 100 * 1000);
 		note_clear(&sched.stw_done);
@@ -124,6 +136,32 @@ int gort_stop_the_world(const char *reason)
 	__atomic_add_fetch(&sched.n_stw, 1, __ATOMIC_RELAXED);
 	GORT_PROBE1(stw__done, reason);
 	return 0;
+}
+
+bool stw_stop_for_exit(const char *reason, int64_t timeout_ns)
+{
+	int64_t deadline = nanotime() + timeout_ns;
+	bool got_turn;
+
+	if (!__atomic_load_n(&sched.started, __ATOMIC_ACQUIRE))
+		return true;
+	/* Never wait for the turn: whoever holds it may be what is stuck. */
+	rt_lock(&turn_lock);
+	got_turn = !turn_taken;
+	turn_taken = true;
+	rt_unlock(&turn_lock);
+	if (!got_turn)
+		return false;
+	GORT_PROBE1(stw__start, reason);
+	stw_request(NULL);
+	while (!all_stopped(NULL)) {
+		if (nanotime() >= deadline)
+			return false;
+		note_sleep(&sched.stw_done, 100 * 1000);
+		note_clear(&sched.stw_done);
+	}
+	GORT_PROBE1(stw__done, reason);
+	return true;
 }
 
 void gort_start_the_world(void)

@@ -30,6 +30,10 @@ void gort_syscall_enter(void)
 	 */
 	__builtin_unwind_init();
 	g->syscall_sp = ctx_current_sp();
+	/* Where a goroutine dump starts this goroutine's trace: its caller's
+	 * frame, which outlives this one (the library keeps frame pointers). */
+	g->syscall_pc = __builtin_return_address(0);
+	g->syscall_fp = *(void **)__builtin_frame_address(0);
 	GORT_PROBE2(syscall__enter, g->id, p->id);
 	g->in_syscall = true;
 	g->syscall_proc = p;

@@ -119,20 +119,98 @@ static void timers_watch(int64_t now)
 	}
 }
 
+/* Go's g status numbers (_Grunnable 1, _Grunning 2, _Gsyscall 3, _Gwaiting 4, _Gdead 6). */
+static int go_gstatus(uint32_t st)
+{
+	static const int map[] = { [G_IDLE] = 0,    [G_RUNNABLE] = 1, [G_RUNNING] = 2,
+				   [G_WAITING] = 4, [G_SYSCALL] = 3,  [G_DEAD] = 6 };
+
+	return st < sizeof(map) / sizeof(map[0]) ? map[st] : (int)st;
+}
+
+/*
+ * GORTDEBUG=scheddetail=1: Go's per-P, per-M and per-G lines. Like Go's, it
+ * reads everything without stopping the world: a snapshot that may tear
+ * (and that TSan may call racy). enum pstatus numbers are Go's already.
+ */
+static void scheddetail(int n)
+{
+	int64_t ng = registry_count();
+
+	for (int i = 0; i < n; i++) {
+		struct proc *p = sched.allp[i];
+		struct worker *w = __atomic_load_n(&p->worker, __ATOMIC_ACQUIRE);
+
+		fprintf(stderr,
+			"  P%d: status=%u schedtick=%u syscalltick=%u m=%d runqsize=%u gfreecnt=%d "
+			"timerslen=%d\n",
+			i, __atomic_load_n(&p->status, __ATOMIC_RELAXED),
+			__atomic_load_n(&p->schedtick, __ATOMIC_RELAXED),
+			__atomic_load_n(&p->syscalltick, __ATOMIC_RELAXED), w ? w->id : -1,
+			runq_len(p), __atomic_load_n(&p->ngfree, __ATOMIC_RELAXED),
+			__atomic_load_n(&p->timers.n, __ATOMIC_RELAXED));
+	}
+	for (struct worker *w = __atomic_load_n(&sched.allw, __ATOMIC_ACQUIRE); w;
+	     w = w->all_next) {
+		struct proc *p = __atomic_load_n(&w->proc, __ATOMIC_RELAXED);
+		struct goroutine *g = __atomic_load_n(&w->curg, __ATOMIC_ACQUIRE);
+		struct goroutine *lg = __atomic_load_n(&w->locked_g, __ATOMIC_RELAXED);
+
+		fprintf(stderr, "  M%d: p=%d curg=%lld spinning=%s blocked=%s lockedg=%lld\n",
+			w->id, p ? p->id : -1, g ? (long long)g->id : -1LL,
+			__atomic_load_n(&w->spinning, __ATOMIC_RELAXED) ? "true" : "false",
+			__atomic_load_n(&w->idle, __ATOMIC_RELAXED) ? "true" : "false",
+			lg ? (long long)lg->id : -1LL);
+	}
+	for (int64_t i = 0; i < ng; i++) {
+		struct goroutine *g = registry_get(i);
+		uint32_t st = __atomic_load_n(&g->status, __ATOMIC_ACQUIRE);
+		uint8_t r = __atomic_load_n(&g->wait_reason, __ATOMIC_RELAXED);
+		struct worker *lw = __atomic_load_n(&g->locked_worker, __ATOMIC_RELAXED);
+		int m = -1;
+
+		if (st == G_IDLE || st == G_DEAD)
+			continue;
+		if (st == G_RUNNING || st == G_SYSCALL)
+			for (struct worker *w = __atomic_load_n(&sched.allw, __ATOMIC_ACQUIRE); w;
+			     w = w->all_next)
+				if (__atomic_load_n(&w->curg, __ATOMIC_ACQUIRE) == g)
+					m = w->id;
+		fprintf(stderr, "  G%lld: status=%d(%s) m=%d lockedm=%d\n", (long long)g->id,
+			go_gstatus(st),
+			st == G_WAITING && r < WAIT__COUNT ? wait_reason_names[r] : "", m,
+			lw ? lw->id : -1);
+	}
+}
+
+/* Go's schedtrace line (Go 1.19's fields; with scheddetail, Go's longer first line). */
 static void schedtrace(int64_t now, int64_t start)
 {
 	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 	char line[1024];
-	int len;
+	int len, nwidle;
 
+	/* Written under sched.lock by workers going idle (as in Go, read under it). */
+	rt_lock(&sched.lock);
+	nwidle = sched.nwidle;
+	rt_unlock(&sched.lock);
 	len = snprintf(line, sizeof(line),
 		       "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
-		       "idlethreads=%d runqueue=%ld [",
+		       "idlethreads=%d runqueue=%ld",
 		       (long long)((now - start) / 1000000), n,
 		       __atomic_load_n(&sched.npidle, __ATOMIC_RELAXED),
 		       __atomic_load_n(&sched.nworkers, __ATOMIC_RELAXED) + 1,
-		       __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED), sched.nwidle,
+		       __atomic_load_n(&sched.nspinning, __ATOMIC_RELAXED), nwidle,
 		       __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED));
+	if (config.scheddetail) {
+		snprintf(line + len, sizeof(line) - (size_t)len,
+			 " gcwaiting=%u nmidlelocked=0 stopwait=0 sysmonwait=0\n",
+			 __atomic_load_n(&sched.stw_pending, __ATOMIC_RELAXED));
+		fputs(line, stderr);
+		scheddetail(n);
+		return;
+	}
+	len += snprintf(line + len, sizeof(line) - (size_t)len, " [");
 	for (int i = 0; i < n && len < (int)sizeof(line) - 16; i++)
 		len += snprintf(line + len, sizeof(line) - (size_t)len, i ? " %u" : "%u",
 				runq_len(sched.allp[i]));

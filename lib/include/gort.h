@@ -247,6 +247,46 @@ enum {
 int64_t gort_for_each_goroutine(void (*fn)(const struct gort_goroutine_view *v, void *arg),
 				void *arg);
 
+/*
+ * Prints every goroutine to f the way a Go crash or SIGQUIT does, the
+ * calling goroutine first, each followed by a blank line:
+ *
+ *   goroutine ID ["NAME"] [m=WORKER] [p=PROC] [STATE[, WAITED][, locked to thread]]:
+ *   FUNCTION+0xOFFSET
+ *   	0xPC FILE+0xFILEOFFSET
+ *   ...
+ *
+ * NAME is gort_go_opts' name; m= and p= show the worker thread and proc of
+ * a running goroutine or one in a syscall region; STATE is "running",
+ * "runnable", "syscall", or a parked goroutine's wait reason ("chan
+ * receive", "sync.WaitGroup.Wait", "sleep", "sync.Mutex.Lock", ... as Go
+ * names them) followed by how long it has waited, always, in ms below 10 s,
+ * then s, then minutes (Go omits it under a minute; the time is measured
+ * from sysmon's coarse clock, so it is about 10 ms too long at worst).
+ * Frames come from the frame-pointer chain (code built without frame
+ * pointers ends or skips frames); FUNCTION is the symbol from the object's
+ * ELF .symtab (static functions included, no -rdynamic needed), else its
+ * .dynsym, else dladdr(), else "?". PC is printed as is (a return address);
+ * `addr2line -f -e FILE 0xFILEOFFSET-1` gives the call's file:line when
+ * FILE has debug info. A goroutine that never ran shows its function with
+ * "(not started)". The world is stopped for the dump (gort_stop_the_world),
+ * so it waits for every running goroutine to reach a safe point; the
+ * stacks are read without ever faulting (a corrupt chain ends the trace).
+ * f must not be a pipe that a goroutine of this process reads.
+ *
+ * Returns 0; GORT_EINVAL when f is NULL; GORT_EPERM when called from a
+ * syscall region or a scheduler thread (a timer callback); the negated
+ * errno of a failed write to f (fflush/ferror), e.g. -ENOSPC. Callable
+ * from goroutines and foreign threads; not while the caller itself holds
+ * the world stopped (stops do not nest).
+ *
+ * The runtime prints this dump to stderr on SIGQUIT and exits with status
+ * 2, like Go (see lib/dump.c; GORTDEBUG=sigquit=0, or a SIGQUIT handler
+ * installed before the runtime starts, turns that off; a child forked after
+ * the runtime started gets SIGQUIT's default action).
+ */
+int gort_dump_goroutines(FILE *f);
+
 /* ===================================================================== */
 /* Time                                                                  */
 /* ===================================================================== */
