@@ -26,7 +26,9 @@ void waitq_push(struct waitq *q, struct sudog *sg)
 				 __ATOMIC_RELAXED); /* racy readers: try fast paths */
 	q->last = sg;
 	sg->queued = true;
-	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_SEQ_CST); /* Dekker: see chan.h */
+	/* Relaxed: a buffered channel's waiter then orders it with
+	 * chan_waiter_fence() before re-reading the ring (see chan.h). */
+	__atomic_store_n(&q->n, q->n + 1, __ATOMIC_RELAXED);
 }
 
 void waitq_unlink(struct waitq *q, struct sudog *sg)
@@ -271,6 +273,13 @@ enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok, s
 	return CHAN_DONE;
 }
 
+void chan_waiter_fence(struct waitq *q)
+{
+	/* A seq_cst read-modify-write is a full barrier (and, unlike a fence,
+	 * something TSan understands). */
+	__atomic_fetch_add(&q->n, 0, __ATOMIC_SEQ_CST);
+}
+
 bool chan_ready_locked(struct gort_chan *c, int dir)
 {
 	if (c->cap == 0 || c->closed)
@@ -419,6 +428,8 @@ static bool block_on(struct gort_chan *c, struct chan_waiter *cw, struct sudog *
 	int64_t goid = cw->wt.g ? cw->wt.g->id : 0;
 
 	waitq_push(q, sg);
+	if (c->cap)
+		chan_waiter_fence(q);
 	if (chan_ready_locked(c, dir)) {
 		waitq_unlink(q, sg);
 		return true;

@@ -11,7 +11,8 @@
  * or empty nor has anyone to wake takes no lock at all, which is where
  * Go's channels pay one lock per operation. The lock guards only the wait
  * queues. The handshake with waiters is Dekker's, every step seq_cst:
- *   a waiter   pushes itself on its queue (q->n++), then re-reads the ring;
+ *   a waiter   pushes itself on its queue (q->n++, then a seq_cst RMW on
+ *              it: chan_waiter_fence), then re-reads the ring;
  *   an operator claims its ring slot (CAS), then reads the other queue's n;
  * so either the waiter's re-try sees the slot, or the operator sees the
  * waiter and wakes it (it then re-tries: sg->retry). A sender that finds a
@@ -106,6 +107,9 @@ enum chan_op_result chan_send_locked(struct gort_chan *c, const void *src, struc
 				     struct waitq **notify);
 enum chan_op_result chan_recv_locked(struct gort_chan *c, void *dst, bool *ok, struct sudog **wake,
 				     struct waitq **notify);
+/* The waiter's half of the Dekker handshake (buffered channels): orders its
+ * push on q before its re-read of the ring. */
+void chan_waiter_fence(struct waitq *q);
 /* c locked, a sudog of ours just queued on c: true if the ring changed so
  * that the operation could now proceed (the waiter must re-try, not park). */
 bool chan_ready_locked(struct gort_chan *c, int dir);

@@ -274,6 +274,8 @@ restart:
 		sg->success = false;
 		sg->retry = false;
 		waitq_push(cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq, sg);
+		if (c->cap)
+			chan_waiter_fence(cases[i].dir == GORT_SEND ? &c->sendq : &c->recvq);
 	}
 	/* Dekker's re-check against lock-free ring operations (chan.h). */
 	for (int k = 0; k < npoll; k++) {
