@@ -51,15 +51,20 @@ __attribute__((used)) const char *__tsan_default_options(void)
  */
 static inline int gort_test_slow(void)
 {
+	/* Atomic: goroutines on several threads may be first; all store the
+	 * same value. */
 	static int slow;
+	int v = __atomic_load_n(&slow, __ATOMIC_RELAXED);
 
-	if (!slow) {
+	if (!v) {
 		const char *s = getenv("GORT_TEST_SLOW");
-		int v = s ? atoi(s) : 1;
 
-		slow = v > 0 ? v : 1;
+		v = s ? atoi(s) : 1;
+		if (v < 1)
+			v = 1;
+		__atomic_store_n(&slow, v, __ATOMIC_RELAXED);
 	}
-	return slow;
+	return v;
 }
 
 static inline int gort_test_scale_div(void)
