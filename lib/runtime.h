@@ -239,9 +239,37 @@ struct sched {
 
 extern struct sched sched;
 
-/* The worker running the caller. Never inlined or cached: see the invariant. */
+/*
+ * The worker running the caller. Never cached: see the invariant. The
+ * thread pointer is read by a volatile asm with a memory clobber at every
+ * call, so the compiler can neither reuse an earlier value nor move the read
+ * across a call that may switch goroutines. The variable is initial-exec
+ * TLS: no __tls_get_addr in libgort.so (it is small, and libgort is linked,
+ * not dlopen'ed late).
+ */
+extern __thread struct worker *tls_worker __attribute__((tls_model("initial-exec")));
+#if defined(__x86_64__)
+static inline struct worker *this_worker(void)
+{
+	struct worker *w;
+
+	__asm__ volatile("movq tls_worker@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(w)
+			 :
+			 : "memory");
+	return w;
+}
+#else
 struct worker *this_worker(void);
-struct goroutine *this_goroutine(void);
+#endif
+
+static inline struct goroutine *this_goroutine(void)
+{
+	struct worker *w = this_worker();
+
+	return w ? w->curg : NULL;
+}
 
 /* ---- internal scheduler API (sched.c) ---- */
 

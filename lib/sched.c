@@ -57,8 +57,9 @@ const char *const wait_reason_names[WAIT__COUNT] = {
 	[WAIT_STW] = "stop-the-world turn",
 };
 
-static __thread struct worker *tls_worker;
+__thread struct worker *tls_worker __attribute__((tls_model("initial-exec")));
 
+#if !defined(__x86_64__)
 /* noinline + an opaque asm: the compiler can neither inline this nor prove
  * it pure, so every call really re-reads the thread pointer. */
 __attribute__((noinline)) struct worker *this_worker(void)
@@ -68,13 +69,7 @@ __attribute__((noinline)) struct worker *this_worker(void)
 	__asm__ volatile("" : "+r"(w)::"memory");
 	return w;
 }
-
-struct goroutine *this_goroutine(void)
-{
-	struct worker *w = this_worker();
-
-	return w ? w->curg : NULL;
-}
+#endif
 
 int64_t nanotime(void)
 {
