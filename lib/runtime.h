@@ -363,7 +363,7 @@ struct runtime_config {
 	int maxprocs;
 	int schedtrace_ms;
 	bool scheddetail; /* GORTDEBUG=scheddetail=1: per-P/M/G lines with schedtrace */
-	int kassist; /* 0 off, 1 auto, 2 require */
+	int kassist;	  /* 0 off, 1 auto, 2 require */
 	size_t default_stack;
 	int64_t idle_spin_ns; /* how long a spinning worker polls before sleeping */
 	bool panic_closed;    /* GORTDEBUG=panicclosed=1: closed-channel misuse aborts */

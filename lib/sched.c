@@ -181,7 +181,11 @@ void proc_put_idle(struct proc *p)
  * module's WAIT and is woken with WAKE (the note's key still says whether
  * the wakeup is for it); otherwise on the key's futex.
  */
-enum worker_woke { WOKE_NOTE, WOKE_TIMEOUT, WOKE_TOKEN };
+enum worker_woke {
+	WOKE_NOTE,
+	WOKE_TIMEOUT,
+	WOKE_TOKEN
+};
 
 static void worker_wake(struct worker *w)
 {

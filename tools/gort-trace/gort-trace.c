@@ -69,10 +69,22 @@ static const char *const stat_names[GORT_STAT__COUNT] = {
 
 /* enum wait_reason of lib/runtime.h, Go's names (wait_reason_names in lib/sched.c). */
 static const char *const reason_names[] = {
-	"running?", "sync.WaitGroup.Wait", "chan send", "chan receive",
-	"chan send (nil chan)", "chan receive (nil chan)", "select", "select (no cases)",
-	"sync.Mutex.Lock", "sync.RWMutex.RLock", "sync.RWMutex.Lock", "sync.Cond.Wait",
-	"semacquire", "sleep", "IO wait", "stop-the-world turn",
+	"running?",
+	"sync.WaitGroup.Wait",
+	"chan send",
+	"chan receive",
+	"chan send (nil chan)",
+	"chan receive (nil chan)",
+	"select",
+	"select (no cases)",
+	"sync.Mutex.Lock",
+	"sync.RWMutex.RLock",
+	"sync.RWMutex.Lock",
+	"sync.Cond.Wait",
+	"semacquire",
+	"sleep",
+	"IO wait",
+	"stop-the-world turn",
 };
 #define NREASONS (int)(sizeof(reason_names) / sizeof(reason_names[0]))
 
@@ -82,8 +94,14 @@ struct probe {
 	size_t prog_off; /* offset of the program pointer in skel->progs */
 	bool hot;	 /* fires on every switch or channel wait: skipped by --light */
 };
-#define P(n, f) { #n, offsetof(struct gort_trace, progs.f), false }
-#define H(n, f) { #n, offsetof(struct gort_trace, progs.f), true }
+#define P(n, f)                                                 \
+	{                                                       \
+#n, offsetof(struct gort_trace, progs.f), false \
+	}
+#define H(n, f)                                                \
+	{                                                      \
+#n, offsetof(struct gort_trace, progs.f), true \
+	}
 static const struct probe probes[] = {
 	P(goroutine__create, goroutine_create),
 	H(goroutine__start, goroutine_start),
@@ -107,7 +125,12 @@ static const struct probe probes[] = {
 #undef H
 #define NPROBES (int)(sizeof(probes) / sizeof(probes[0]))
 
-enum cmd { CMD_TOP, CMD_COUNT, CMD_LAT, CMD_RECORD };
+enum cmd {
+	CMD_TOP,
+	CMD_COUNT,
+	CMD_LAT,
+	CMD_RECORD
+};
 
 static struct {
 	enum cmd cmd;
@@ -150,10 +173,13 @@ static void usage(FILE *f)
 		"options: -a [-l LIB]  every process using LIB (default %s) instead of -p\n"
 		"         --pin        pin maps and programs under " PIN_ROOT "/PID/\n"
 		"         --keep       leave them pinned on exit\n"
-		"         --mount      mount bpffs (/sys/fs/bpf) and tracefs (/sys/kernel/tracing) if absent\n"
+		"         --mount      mount bpffs (/sys/fs/bpf) and tracefs (/sys/kernel/tracing) "
+		"if absent\n"
 		"         --light      skip the per-switch probes (goroutine__start/park/ready,\n"
-		"                      chan__block/unblock, select__block): no switches/s, chan blocks/s\n"
-		"                      or goroutine states, but no cost on the scheduler's hot path\n"
+		"                      chan__block/unblock, select__block): no switches/s, chan "
+		"blocks/s\n"
+		"                      or goroutine states, but no cost on the scheduler's hot "
+		"path\n"
 		"         -v           libbpf messages\n",
 		opt.lib);
 }
@@ -266,7 +292,8 @@ static int ensure_fs(const char *path, const char *type, long magic, bool requir
 	}
 	if (required) {
 		fprintf(stderr,
-			"gort-trace: %s is not mounted on %s: run with --mount, or: mount -t %s %s %s\n",
+			"gort-trace: %s is not mounted on %s: run with --mount, or: mount -t %s %s "
+			"%s\n",
 			type, path, type, type, path);
 		return -1;
 	}
@@ -334,7 +361,8 @@ static void unpin_all(void)
 
 		if (!pinned_progs[i])
 			continue;
-		snprintf(path, sizeof(path), "%s/prog_%s", pin_dir, bpf_program__name(pinned_progs[i]));
+		snprintf(path, sizeof(path), "%s/prog_%s", pin_dir,
+			 bpf_program__name(pinned_progs[i]));
 		unlink(path);
 	}
 	rmdir(pin_dir);
@@ -442,13 +470,15 @@ static int run_top(struct gort_trace *skel, int pidfd)
 
 			for (int r = 0; r < GORT_GS__COUNT - GORT_GS_WAITING; r++)
 				waiting += gs[GORT_GS_WAITING + r];
-			total = waiting + gs[GORT_GS_RUNNABLE] + gs[GORT_GS_RUNNING] + gs[GORT_GS_SYSCALL];
+			total = waiting + gs[GORT_GS_RUNNABLE] + gs[GORT_GS_RUNNING] +
+				gs[GORT_GS_SYSCALL];
 			strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&wall));
 			if (tty)
 				printf("\033[H\033[2J");
-			printf("gort-trace top  pid %d  %s  %s  (every %.1f s)\n", opt.pid, binary, tbuf,
-			       opt.interval);
-			printf("goroutines %lld: running %lld  runnable %lld  syscall %lld  waiting %lld\n",
+			printf("gort-trace top  pid %d  %s  %s  (every %.1f s)\n", opt.pid, binary,
+			       tbuf, opt.interval);
+			printf("goroutines %lld: running %lld  runnable %lld  syscall %lld  "
+			       "waiting %lld\n",
 			       (long long)total, (long long)gs[GORT_GS_RUNNING],
 			       (long long)gs[GORT_GS_RUNNABLE], (long long)gs[GORT_GS_SYSCALL],
 			       (long long)waiting);
@@ -459,17 +489,28 @@ static int run_top(struct gort_trace *skel, int pidfd)
 #define RATE(k) ((cur[k] - prev[k]) / (dt > 0 ? dt : 1))
 			printf("%-22s %12s %14s\n", "per second", "rate", "total");
 			static const int shown[] = {
-				GORT_STAT_START, GORT_STAT_CREATE, GORT_STAT_EXIT, GORT_STAT_PARK,
-				GORT_STAT_READY, GORT_STAT_STEAL, GORT_STAT_STOLEN,
-				GORT_STAT_SYSCALL_ENTER, GORT_STAT_SYSCALL_HANDOFF,
-				GORT_STAT_CHAN_BLOCK, GORT_STAT_SELECT_BLOCK, GORT_STAT_MUTEX_CONTEND,
-				GORT_STAT_TIMER_FIRE, GORT_STAT_WORKER_PARK, GORT_STAT_STW,
+				GORT_STAT_START,
+				GORT_STAT_CREATE,
+				GORT_STAT_EXIT,
+				GORT_STAT_PARK,
+				GORT_STAT_READY,
+				GORT_STAT_STEAL,
+				GORT_STAT_STOLEN,
+				GORT_STAT_SYSCALL_ENTER,
+				GORT_STAT_SYSCALL_HANDOFF,
+				GORT_STAT_CHAN_BLOCK,
+				GORT_STAT_SELECT_BLOCK,
+				GORT_STAT_MUTEX_CONTEND,
+				GORT_STAT_TIMER_FIRE,
+				GORT_STAT_WORKER_PARK,
+				GORT_STAT_STW,
 			};
 			for (unsigned i = 0; i < sizeof(shown) / sizeof(shown[0]); i++)
-				printf("%-22s %12.0f %14llu\n", stat_names[shown[i]], RATE(shown[i]),
-				       (unsigned long long)cur[shown[i]]);
+				printf("%-22s %12.0f %14llu\n", stat_names[shown[i]],
+				       RATE(shown[i]), (unsigned long long)cur[shown[i]]);
 #undef RATE
-			printf("(goroutines that existed before attach are counted from their next event)\n");
+			printf("(goroutines that existed before attach are counted from their next "
+			       "event)\n");
 		}
 		fflush(stdout);
 		memcpy(prev, cur, sizeof(prev));
@@ -627,7 +668,8 @@ static void close_slice(struct thr *t, uint64_t ts, const char *why)
 		return;
 	fprintf(rec.f,
 		",\n{\"ph\": \"X\", \"cat\": \"goroutine\", \"name\": \"g%lld\", \"pid\": %d, "
-		"\"tid\": %u, \"ts\": %.3f, \"dur\": %.3f, \"args\": {\"goid\": %lld, \"proc\": %lld, "
+		"\"tid\": %u, \"ts\": %.3f, \"dur\": %.3f, \"args\": {\"goid\": %lld, \"proc\": "
+		"%lld, "
 		"\"end\": \"%s\"}}",
 		(long long)t->goid, opt.pid, t->tid, us(t->start), us(ts) - us(t->start),
 		(long long)t->goid, (long long)t->proc, why);
@@ -653,8 +695,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	switch (e->type) {
 	case GORT_EV_CREATE:
 		fprintf(rec.f,
-			",\n{\"ph\": \"i\", \"s\": \"t\", \"cat\": \"create\", \"name\": \"create g%lld\", "
-			"\"pid\": %d, \"tid\": %u, \"ts\": %.3f, \"args\": {\"goid\": %lld, \"fn\": \"0x%llx\"}}",
+			",\n{\"ph\": \"i\", \"s\": \"t\", \"cat\": \"create\", \"name\": \"create "
+			"g%lld\", "
+			"\"pid\": %d, \"tid\": %u, \"ts\": %.3f, \"args\": {\"goid\": %lld, "
+			"\"fn\": \"0x%llx\"}}",
 			(long long)e->goid, opt.pid, t->tid, us(e->ts), (long long)e->goid,
 			(unsigned long long)e->arg);
 		break;
@@ -666,7 +710,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		fl = flow_slot(e->goid, false);
 		if (fl && *fl) {
 			fprintf(rec.f,
-				",\n{\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"wakeup\", \"name\": \"wakeup\", "
+				",\n{\"ph\": \"f\", \"bp\": \"e\", \"cat\": \"wakeup\", \"name\": "
+				"\"wakeup\", "
 				"\"id\": %llu, \"pid\": %d, \"tid\": %u, \"ts\": %.3f}",
 				(unsigned long long)*fl, opt.pid, t->tid, us(e->ts));
 			*fl = 0;
@@ -690,7 +735,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		if (fl) {
 			*fl = ++rec.next_flow;
 			fprintf(rec.f,
-				",\n{\"ph\": \"s\", \"cat\": \"wakeup\", \"name\": \"wakeup\", \"id\": %llu, "
+				",\n{\"ph\": \"s\", \"cat\": \"wakeup\", \"name\": \"wakeup\", "
+				"\"id\": %llu, "
 				"\"pid\": %d, \"tid\": %u, \"ts\": %.3f}",
 				(unsigned long long)*fl, opt.pid, t->tid, us(e->ts));
 		}
@@ -701,8 +747,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	case GORT_EV_SYSCALL_EXIT:
 		if (t->sys_start) {
 			fprintf(rec.f,
-				",\n{\"ph\": \"X\", \"cat\": \"syscall\", \"name\": \"syscall region\", "
-				"\"pid\": %d, \"tid\": %u, \"ts\": %.3f, \"dur\": %.3f, \"args\": {\"goid\": %lld}}",
+				",\n{\"ph\": \"X\", \"cat\": \"syscall\", \"name\": \"syscall "
+				"region\", "
+				"\"pid\": %d, \"tid\": %u, \"ts\": %.3f, \"dur\": %.3f, \"args\": "
+				"{\"goid\": %lld}}",
 				opt.pid, t->tid, us(t->sys_start), us(e->ts) - us(t->sys_start),
 				(long long)e->goid);
 			t->sys_start = 0;
@@ -734,7 +782,8 @@ static int run_record(struct gort_trace *skel, int pidfd)
 		rec.fg[i] = INT64_MIN;
 	fprintf(rec.f,
 		"{\"displayTimeUnit\": \"ns\", \"traceEvents\": [\n"
-		"{\"ph\": \"M\", \"name\": \"process_name\", \"pid\": %d, \"args\": {\"name\": \"gort pid %d\"}}",
+		"{\"ph\": \"M\", \"name\": \"process_name\", \"pid\": %d, \"args\": {\"name\": "
+		"\"gort pid %d\"}}",
 		opt.pid, opt.pid);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL, NULL);
 	if (!rb) {
@@ -767,7 +816,8 @@ static int run_record(struct gort_trace *skel, int pidfd)
 		lost ? " (events lost: ring buffer full)" : "");
 	if (lost)
 		fprintf(stderr, "gort-trace: %llu events lost\n", (unsigned long long)lost);
-	printf("open %s in https://ui.perfetto.dev (Open trace file) or chrome://tracing\n", opt.out);
+	printf("open %s in https://ui.perfetto.dev (Open trace file) or chrome://tracing\n",
+	       opt.out);
 	return 0;
 }
 
@@ -820,21 +870,51 @@ static int parse_args(int argc, char **argv)
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "p:al:i:d:n:o:jvh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'p': opt.pid = atoi(optarg); break;
-		case 'a': opt.all = true; break;
-		case 'l': opt.lib = optarg; break;
-		case 'i': opt.interval = atof(optarg); break;
-		case 'd': opt.duration = atof(optarg); break;
-		case 'n': opt.iterations = atol(optarg); break;
-		case 'o': opt.out = optarg; break;
-		case 'j': opt.json = true; break;
-		case 'P': opt.pin = true; break;
-		case 'K': opt.keep = true; break;
-		case 'M': opt.mount = true; break;
-		case 'v': opt.verbose = true; break;
-		case 'L': opt.light = true; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); return -1;
+		case 'p':
+			opt.pid = atoi(optarg);
+			break;
+		case 'a':
+			opt.all = true;
+			break;
+		case 'l':
+			opt.lib = optarg;
+			break;
+		case 'i':
+			opt.interval = atof(optarg);
+			break;
+		case 'd':
+			opt.duration = atof(optarg);
+			break;
+		case 'n':
+			opt.iterations = atol(optarg);
+			break;
+		case 'o':
+			opt.out = optarg;
+			break;
+		case 'j':
+			opt.json = true;
+			break;
+		case 'P':
+			opt.pin = true;
+			break;
+		case 'K':
+			opt.keep = true;
+			break;
+		case 'M':
+			opt.mount = true;
+			break;
+		case 'v':
+			opt.verbose = true;
+			break;
+		case 'L':
+			opt.light = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
 		}
 	}
 	if (opt.pid <= 0 && !opt.all) {
@@ -912,16 +992,18 @@ int main(int argc, char **argv)
 
 		if (opt.light && probes[i].hot)
 			continue;
-		links[i] = bpf_program__attach_usdt(p, opt.pid, binary, "gort", probes[i].name, NULL);
+		links[i] =
+			bpf_program__attach_usdt(p, opt.pid, binary, "gort", probes[i].name, NULL);
 		if (!links[i]) {
 			int err = errno;
 
 			if (err == ENOENT) /* an older libgort without this probe */
 				continue;
-			fprintf(stderr, "gort-trace: attach gort:%s in %s: %s\n", probes[i].name, binary,
-				strerror(err));
+			fprintf(stderr, "gort-trace: attach gort:%s in %s: %s\n", probes[i].name,
+				binary, strerror(err));
 			if (!fs_is("/sys/kernel/tracing", TRACEFS_MAGIC_))
-				fprintf(stderr, "gort-trace: tracefs is not mounted: try --mount\n");
+				fprintf(stderr,
+					"gort-trace: tracefs is not mounted: try --mount\n");
 			goto out;
 		}
 		attached++;
@@ -934,14 +1016,22 @@ int main(int argc, char **argv)
 		goto out;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	fprintf(stderr, "gort-trace: attached %d probes to pid %d (%s)%s\n", attached, opt.pid, binary,
-		opt.light ? " (--light: no per-switch probes)" : "");
+	fprintf(stderr, "gort-trace: attached %d probes to pid %d (%s)%s\n", attached, opt.pid,
+		binary, opt.light ? " (--light: no per-switch probes)" : "");
 
 	switch (opt.cmd) {
-	case CMD_TOP: rc = run_top(skel, pidfd); break;
-	case CMD_COUNT: rc = run_count(skel, pidfd); break;
-	case CMD_LAT: rc = run_lat(skel, pidfd); break;
-	case CMD_RECORD: rc = run_record(skel, pidfd); break;
+	case CMD_TOP:
+		rc = run_top(skel, pidfd);
+		break;
+	case CMD_COUNT:
+		rc = run_count(skel, pidfd);
+		break;
+	case CMD_LAT:
+		rc = run_lat(skel, pidfd);
+		break;
+	case CMD_RECORD:
+		rc = run_record(skel, pidfd);
+		break;
 	}
 out:
 	unpin_all();

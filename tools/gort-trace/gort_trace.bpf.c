@@ -277,8 +277,10 @@ int BPF_USDT(syscall_exit, __s64 goid, __s64 path)
 	struct gort_g *g;
 
 	count(GORT_STAT_SYSCALL_EXIT, 1);
-	count(path == 0 ? GORT_STAT_SYSCALL_EXIT_KEPT :
-	      path == 1 ? GORT_STAT_SYSCALL_EXIT_IDLE : GORT_STAT_SYSCALL_EXIT_QUEUED, 1);
+	count(path == 0	  ? GORT_STAT_SYSCALL_EXIT_KEPT
+	      : path == 1 ? GORT_STAT_SYSCALL_EXIT_IDLE
+			  : GORT_STAT_SYSCALL_EXIT_QUEUED,
+	      1);
 	g = set_state(goid, path == 2 ? GORT_GS_RUNNABLE : GORT_GS_RUNNING);
 	if (g && want_lat) {
 		hist(GORT_HIST_SYSCALL, g->sys_ts);
