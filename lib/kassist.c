@@ -126,10 +126,14 @@ bool kassist_sleep(struct worker *w, int64_t timeout_ns)
 	wa.timeout_ns = timeout_ns < 0 ? 0 : timeout_ns > 0 ? (uint64_t)timeout_ns : 1;
 	if (ioctl(sched.kassist_fd, GORT_IOC_WAIT, &wa) == 0)
 		return true;
-	(void)w;
 	/* ETIMEDOUT, or EINTR (a signal for this thread): the caller re-checks
-	 * its condition either way. */
-	return errno != ETIMEDOUT;
+	 * its condition either way. Anything else (the program closed our
+	 * descriptor: EBADF) would make every idle worker spin. */
+	if (errno == ETIMEDOUT)
+		return false;
+	if (errno != EINTR)
+		gort_fatal("GORT_IOC_WAIT of worker %d: %s", w->id, strerror(errno));
+	return true;
 }
 
 void kassist_wake(struct worker *w)
