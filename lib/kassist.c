@@ -136,6 +136,24 @@ bool kassist_sleep(struct worker *w, int64_t timeout_ns)
 	return true;
 }
 
+bool kassist_switch(struct worker *w, struct worker *to, int64_t timeout_ns)
+{
+	struct gort_switch sw;
+
+	memset(&sw, 0, sizeof(sw));
+	sw.handle = to->kassist_handle;
+	sw.timeout_ns = timeout_ns < 0 ? 0 : timeout_ns > 0 ? (uint64_t)timeout_ns : 1;
+	__atomic_add_fetch(&sched.n_kassist_switches, 1, __ATOMIC_RELAXED);
+	if (ioctl(sched.kassist_fd, GORT_IOC_SWITCH, &sw) == 0)
+		return true;
+	if (errno == ETIMEDOUT)
+		return false;
+	if (errno != EINTR)
+		gort_fatal("GORT_IOC_SWITCH from worker %d to %d: %s", w->id, to->id,
+			   strerror(errno));
+	return true;
+}
+
 void kassist_wake(struct worker *w)
 {
 	struct gort_wake wk;

@@ -219,6 +219,7 @@ int gort_stats(struct gort_stats *st)
 	st->stack_guard_mode = stack_guard_mode();
 	st->kassist = kassist_active();
 	st->kassist_handoffs = __atomic_load_n(&sched.n_kassist_handoffs, __ATOMIC_RELAXED);
+	st->kassist_switches = __atomic_load_n(&sched.n_kassist_switches, __ATOMIC_RELAXED);
 	for (int i = 0; i < n && i < 64; i++) {
 		struct proc *p = sched.allp[i];
 

@@ -234,7 +234,7 @@ struct sched {
 
 	/* statistics (relaxed atomics) */
 	int64_t n_steals, n_stolen, n_global_gets, n_parks, n_wakes, n_handoffs, n_preempts, n_stw;
-	int64_t n_kassist_handoffs;
+	int64_t n_kassist_handoffs, n_kassist_switches;
 };
 
 extern struct sched sched;
@@ -395,6 +395,8 @@ void kassist_worker_init(struct worker *w);
 /* WAIT on the worker's token; false on timeout (timeout_ns < 0: none). */
 bool kassist_sleep(struct worker *w, int64_t timeout_ns);
 void kassist_wake(struct worker *w);
+/* WAKE(to) and WAIT in one call, to running on our CPU; as kassist_sleep. */
+bool kassist_switch(struct worker *w, struct worker *to, int64_t timeout_ns);
 /* Names the worker the module wakes on a block (NULL: none). */
 void kassist_set_spare(struct worker *w);
 void kassist_syscall_enter(struct worker *w, struct proc *p);

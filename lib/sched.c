@@ -200,10 +200,28 @@ static void worker_wake(struct worker *w)
 /* Sleeps until the note is set (WOKE_NOTE), timeout_ns passes (>= 0), or the
  * module's token wakes us with the note clear (WOKE_TOKEN: a block was
  * reported to us as the spare, or a stale token). */
+static enum worker_woke worker_sleep_after(struct worker *w, int64_t timeout_ns,
+					   struct worker *wake);
+
 static enum worker_woke worker_sleep(struct worker *w, int64_t timeout_ns)
+{
+	return worker_sleep_after(w, timeout_ns, NULL);
+}
+
+/*
+ * worker_wake(wake) (if not NULL), then worker_sleep(w): with both workers
+ * registered, one SWITCH does both and runs wake on our CPU, the hand-over
+ * of a locked goroutine's proc to its thread (Go's startlockedm).
+ */
+static enum worker_woke worker_sleep_after(struct worker *w, int64_t timeout_ns,
+					   struct worker *wake)
 {
 	int64_t deadline = timeout_ns >= 0 ? nanotime() + timeout_ns : 0;
 
+	if (wake && (!w->kassist_slot || !wake->kassist_slot)) {
+		worker_wake(wake);
+		wake = NULL;
+	}
 	if (!w->kassist_slot)
 		return note_sleep(&w->park, timeout_ns) ? WOKE_NOTE : WOKE_TIMEOUT;
 	while (__atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) == 0) {
@@ -213,13 +231,19 @@ static enum worker_woke worker_sleep(struct worker *w, int64_t timeout_ns)
 		if (timeout_ns >= 0) {
 			left = deadline - nanotime();
 			if (left <= 0)
-				return WOKE_TIMEOUT;
+				break;
 		}
-		token = kassist_sleep(w, left);
+		if (wake && __atomic_exchange_n(&wake->park.key, 1, __ATOMIC_RELEASE) == 0)
+			token = kassist_switch(w, wake, left);
+		else
+			token = kassist_sleep(w, left);
+		wake = NULL;
 		if (token && __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) == 0)
 			return WOKE_TOKEN;
 	}
-	return WOKE_NOTE;
+	if (wake) /* our note was already set: no sleep to combine with */
+		worker_wake(wake);
+	return __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) ? WOKE_NOTE : WOKE_TIMEOUT;
 }
 
 /* sched.lock held, w just listed idle: with kernel assist, the first idle
@@ -416,7 +440,7 @@ static int64_t timers_next(void)
  * the timers from find_runnable. If every proc is busy, their workers run
  * the timers as they schedule.
  */
-static void stop_worker(struct worker *w)
+static void stop_worker(struct worker *w, struct worker *handoff)
 {
 	for (;;) {
 		bool timed = false;
@@ -446,7 +470,11 @@ static void stop_worker(struct worker *w)
 			int64_t left = timed ? next - nanotime() : -1;
 			struct proc *taken;
 
-			if (worker_sleep(w, timed && left < 0 ? 0 : left) != WOKE_TOKEN)
+			enum worker_woke r =
+				worker_sleep_after(w, timed && left < 0 ? 0 : left, handoff);
+
+			handoff = NULL; /* woken once, by the first sleep */
+			if (r != WOKE_TOKEN)
 				break;
 			/* The module woke us as the spare: a worker blocked in a
 			 * syscall region. Take its proc, then run it if we are still
@@ -812,8 +840,8 @@ static void start_locked(struct worker *w, struct goroutine *g)
 
 	lw->next_proc = p;
 	__atomic_store_n(&p->worker, lw, __ATOMIC_RELEASE);
-	worker_wake(lw);
-	stop_worker(w);
+	/* Wake lw as this worker goes to sleep: one SWITCH with gort.ko. */
+	stop_worker(w, lw);
 }
 
 /* The wired goroutine left the CPU: give the proc away and wait for it to be
@@ -839,7 +867,7 @@ static struct goroutine *find_runnable(struct worker *w, bool *inherit)
 
 top:
 	if (!w->proc)
-		stop_worker(w);
+		stop_worker(w, NULL);
 	p = w->proc;
 	if (stw_pending_for(w)) {
 		/* A sleeping worker must not count as spinning: wakep would
@@ -968,7 +996,7 @@ stop:
 			}
 		}
 	}
-	stop_worker(w);
+	stop_worker(w, NULL);
 	goto top;
 }
 

@@ -203,7 +203,9 @@ struct gort_stats {
 	int64_t per_proc_runs[64]; /* goroutines started per proc (first 64 procs) */
 	int64_t kassist_handoffs;  /* of syscall_handoffs: procs taken at once on a
 				    * block reported by gort.ko (the rest: sysmon) */
-	int64_t reserved[7];
+	int64_t kassist_switches;  /* procs handed to a locked goroutine's thread with
+				    * gort.ko's SWITCH */
+	int64_t reserved[6];
 };
 
 /* Fills *st. Returns 0, or GORT_EINVAL when st is NULL. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <gort.h>
@@ -149,6 +150,64 @@ TEST(library_parks_are_not_reported_as_blocks)
 	gort_stats(&st1);
 	EXPECT_EQ(0, st1.kassist_handoffs - st0.kassist_handoffs);
 	EXPECT_GT(st1.worker_parks - st0.worker_parks, 0);
+}
+
+/* A goroutine wired to its thread (gort_lock_os_thread) parks and is readied
+ * over and over on one proc: each time the worker that finds it runnable
+ * hands the proc to the goroutine's own thread with SWITCH. */
+struct wired {
+	gort_chan *c;
+	int n;
+	int64_t got;
+	pid_t tid_first;
+	int moved;
+	gort_waitgroup wg;
+};
+
+static void wired_receiver(void *arg)
+{
+	struct wired *wd = arg;
+	int64_t v;
+
+	gort_lock_os_thread();
+	wd->tid_first = gettid();
+	for (int i = 0; i < wd->n; i++) {
+		if (gort_chan_recv(wd->c, &v))
+			wd->got += v;
+		if (gettid() != wd->tid_first)
+			wd->moved++;
+	}
+	gort_unlock_os_thread();
+	gort_wg_done(&wd->wg);
+}
+
+static void wired_sender(void *arg)
+{
+	struct wired *wd = arg;
+
+	for (int64_t i = 1; i <= wd->n; i++)
+		gort_chan_send(wd->c, &i);
+	gort_wg_done(&wd->wg);
+}
+
+TEST(a_locked_goroutine_gets_the_proc_with_switch)
+{
+	struct wired wd = { .c = gort_chan_make(sizeof(int64_t), 0), .n = 300 };
+	struct gort_stats st0, st1;
+
+	SKIP_WITHOUT_MODULE();
+	setenv("GORT_MAXPROCS", "1", 1);
+	ASSERT_EQ(0, gort_init()) TH_LOG("%s", gort_errmsg());
+	gort_stats(&st0);
+	gort_wg_add(&wd.wg, 2);
+	ASSERT_GT(gort_go(wired_receiver, &wd), 0);
+	ASSERT_GT(gort_go(wired_sender, &wd), 0);
+	ASSERT_TRUE(test_wg_wait_ms(&wd.wg, 30000));
+	gort_stats(&st1);
+	EXPECT_EQ((int64_t)wd.n * (wd.n + 1) / 2, wd.got);
+	EXPECT_EQ(0, wd.moved); /* it only ever ran on its own thread */
+	EXPECT_GT(st1.kassist_switches - st0.kassist_switches, 0);
+	TH_LOG("SWITCH hand-overs: %lld", (long long)(st1.kassist_switches - st0.kassist_switches));
 }
 
 TEST_HARNESS_MAIN
