@@ -413,21 +413,6 @@ static void widle_remove_locked(struct worker *w)
 	spare_leave_locked(w);
 }
 
-/* Earliest timer of every proc, without running any; 0 when none. */
-static int64_t timers_next(void)
-{
-	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
-	int64_t next = 0;
-
-	for (int i = 0; i < n; i++) {
-		int64_t w = __atomic_load_n(&sched.allp[i]->timers.when0, __ATOMIC_SEQ_CST);
-
-		if (w && (!next || w < next))
-			next = w;
-	}
-	return next;
-}
-
 /*
  * Puts the worker (holding no proc) to sleep until it is handed one. On g0.
  *

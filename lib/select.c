@@ -136,10 +136,8 @@ static bool try_case(struct gort_select_case *cs, struct sudog **wake, struct wa
 }
 
 /* Locks held: takes our sudogs still queued off their queues. */
-static void unqueue_all(struct select_state *st, struct gort_select_case *cases, struct sudog *sgs,
-			int n)
+static void unqueue_all(struct gort_select_case *cases, struct sudog *sgs, int n)
 {
-	(void)st;
 	for (int k = 0; k < n; k++) {
 		struct sudog *sg = &sgs[k];
 
@@ -280,7 +278,7 @@ restart:
 	/* Dekker's re-check against lock-free ring operations (chan.h). */
 	for (int k = 0; k < npoll; k++) {
 		if (chan_ready_locked(sgs[k].c, cases[sgs[k].case_index].dir)) {
-			unqueue_all(&st, cases, sgs, npoll);
+			unqueue_all(cases, sgs, npoll);
 			selunlock(&st);
 			goto restart;
 		}
@@ -303,7 +301,7 @@ restart:
 			cpu_relax();
 	}
 	sellock(&st);
-	unqueue_all(&st, cases, sgs, npoll);
+	unqueue_all(cases, sgs, npoll);
 	selunlock(&st);
 	if (!cw.fired) {
 		ret = GORT_ETIMEDOUT;

@@ -235,17 +235,22 @@ void timers_check_now(struct proc *p)
 		timers_check(p, nanotime());
 }
 
-int64_t timers_check_all(int64_t now)
+void timers_check_all(int64_t now)
+{
+	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
+
+	for (int i = 0; i < n; i++)
+		timers_check(sched.allp[i], now);
+}
+
+int64_t timers_next(void)
 {
 	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 	int64_t next = 0;
 
 	for (int i = 0; i < n; i++) {
-		struct proc *p = sched.allp[i];
-		int64_t w;
+		int64_t w = __atomic_load_n(&sched.allp[i]->timers.when0, __ATOMIC_SEQ_CST);
 
-		timers_check(p, now);
-		w = __atomic_load_n(&p->timers.when0, __ATOMIC_SEQ_CST);
 		if (w && (!next || w < next))
 			next = w;
 	}

@@ -75,9 +75,12 @@ void timers_check(struct proc *p, int64_t now);
 /* timers_check(p, now) when p has any timer (reads the clock only then). */
 void timers_check_now(struct proc *p);
 
-/* Runs every proc's due timers; returns the earliest remaining due time
- * across all procs, or 0 when there is none. */
-int64_t timers_check_all(int64_t now);
+/* Runs every proc's due timers. */
+void timers_check_all(int64_t now);
+
+/* The earliest due time of every proc's timers, without running any; 0 when
+ * there is none. */
+int64_t timers_next(void);
 
 /* Moves every timer of from (a proc going away) onto to. */
 void timers_move(struct proc *from, struct proc *to);
