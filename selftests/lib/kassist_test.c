@@ -108,9 +108,12 @@ TEST(a_worker_blocked_in_a_syscall_region_loses_its_proc_to_the_spare)
 	       (long long)(b.lat_sum / b.iters / 1000), (long long)(b.lat_max / 1000),
 	       (long long)(st1.syscall_handoffs - st0.syscall_handoffs),
 	       (long long)(st1.kassist_handoffs - st0.kassist_handoffs));
-	/* Every round needed a hand-off; sysmon may win a few of the races. */
+	/* Every round needed a hand-off. sysmon's 20 us retake races with the
+	 * spare; under qemu's TCG it wins about half the time (97-194 of 200
+	 * went to the module over runs), so only a tenth is required: without
+	 * the module path the count is 0. */
 	EXPECT_GE(st1.syscall_handoffs - st0.syscall_handoffs, b.iters);
-	EXPECT_GE(st1.kassist_handoffs - st0.kassist_handoffs, b.iters / 2);
+	EXPECT_GE(st1.kassist_handoffs - st0.kassist_handoffs, b.iters / 10);
 }
 
 /* Library parks (channels, sleeps, idle workers) are never reported. */
