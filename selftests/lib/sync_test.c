@@ -55,6 +55,13 @@ static void atomic_max(int64_t *p, int64_t v)
 		;
 }
 
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 /*
  * Runs fn in a child process with stderr captured; returns its wait status
  * and its stderr in out. For fatal errors (abort) that must not take the
@@ -447,14 +454,18 @@ TEST(rwmutex_writer_excludes_readers_and_writers)
  * read lock 200 us, four of them), so a writer that waited for a moment
  * without readers would wait long. With Go's algorithm a pending writer
  * stops new readers: it waits only for those inside, each of which enters
- * at most once during its wait.
+ * at most once during its wait. The test can only count entries between its
+ * clock reading and the lock's return, not from the moment the writer is
+ * announced: an OS thread descheduled in between (four reader threads on two
+ * CPUs, or a TCG guest) lets readers in legitimately. So the bound is checked
+ * on the median round; without writer preference every round sees many.
  */
 #define WP_READERS 4
 #define WP_ROUNDS 20
 
 static gort_rwmutex wp_rw = GORT_RWMUTEX_INIT;
 static int wp_stop;
-static int64_t wp_entries, wp_max_wait, wp_max_entries_during_wait;
+static int64_t wp_entries, wp_max_wait, wp_round_entries[WP_ROUNDS];
 
 static void *wp_reader(void *arg)
 {
@@ -475,7 +486,7 @@ static void wp_writer(void *arg)
 
 		gort_rwmutex_lock(&wp_rw);
 		atomic_max(&wp_max_wait, test_now_ns() - t0);
-		atomic_max(&wp_max_entries_during_wait, T_LOAD(&wp_entries) - e0);
+		wp_round_entries[i] = T_LOAD(&wp_entries) - e0;
 		gort_rwmutex_unlock(&wp_rw);
 		busy_ns(500000);
 	}
@@ -497,9 +508,11 @@ TEST(rwmutex_writer_not_starved_by_readers)
 	for (int i = 0; i < WP_READERS; i++)
 		pthread_join(t[i], NULL);
 	ASSERT_NO_TG_FAILURES();
-	TH_LOG("writer's longest wait %.2f ms, at most %lld reader entries during one",
-	       (double)wp_max_wait / 1e6, (long long)wp_max_entries_during_wait);
-	EXPECT_LE(wp_max_entries_during_wait, WP_READERS);
+	qsort(wp_round_entries, WP_ROUNDS, sizeof(wp_round_entries[0]), cmp_int64);
+	TH_LOG("writer's longest wait %.2f ms; reader entries during a wait: median %lld, max %lld",
+	       (double)wp_max_wait / 1e6, (long long)wp_round_entries[WP_ROUNDS / 2],
+	       (long long)wp_round_entries[WP_ROUNDS - 1]);
+	EXPECT_LE(wp_round_entries[WP_ROUNDS / 2], WP_READERS);
 	/* Loose: readers inside may be descheduled (more threads than CPUs);
 	 * a starved writer would wait until the test's timeout. */
 	EXPECT_LT(wp_max_wait, (GORT_TEST_SANITIZED ? 6000 : 2000) * 1000000LL);
