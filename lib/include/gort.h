@@ -763,6 +763,56 @@ bool gort_sema_try_acquire(gort_sema *s, int64_t w);
 void gort_sema_release(gort_sema *s, int64_t w);
 void gort_sema_free(gort_sema *s);
 
+/* ===================================================================== */
+/* Descriptor readiness (the netpoller)                                  */
+/* ===================================================================== */
+
+/*
+ * The netpoller, as Go's runtime/netpoll: one edge-triggered epoll instance
+ * per runtime; a goroutine that would block on a non-blocking descriptor
+ * parks until the descriptor is ready, and its worker runs other goroutines.
+ * The usual loop: try the operation; on EAGAIN call gort_fd_wait; repeat.
+ *
+ * A descriptor is registered on its first wait and stays registered until
+ * gort_fd_close (or gort_fd_forget): close it with those, never with plain
+ * close(2) while it is registered, or a later descriptor with the same
+ * number inherits stale state (Go has the same rule for os.File's Fd).
+ * The descriptor must be non-blocking and of a kind epoll supports (sockets,
+ * pipes, eventfds, terminals...; not regular files).
+ *
+ * gort_fd_wait(fd, events, deadline): events is GORT_FD_READ or
+ *   GORT_FD_WRITE (one direction per call; several goroutines may wait on
+ *   the same descriptor: an edge wakes them all to retry). Returns GORT_FD_READ/GORT_FD_WRITE when the descriptor
+ *   may be ready (retry the operation: readiness can be spurious), including
+ *   on hang-up and error (the operation reports them); GORT_ETIMEDOUT when
+ *   deadline (a gort_now() instant, GORT_FOREVER for none) or the
+ *   descriptor's own deadline for that direction passes first; GORT_ECLOSED
+ *   when the descriptor is closed with gort_fd_close (now or while waiting);
+ *   GORT_EINVAL for a negative fd or bad events; GORT_EPERM when epoll
+ *   refuses the descriptor (a regular file); other negative errno values
+ *   from epoll_ctl (-EBADF...). From a foreign thread it blocks in poll(2).
+ * gort_fd_set_deadline(fd, events, deadline): sets the descriptor's sticky
+ *   deadline for the given directions (a mask), as net.Conn's
+ *   SetRead/WriteDeadline: it bounds every later wait and the waits in
+ *   progress, which re-evaluate at once (a deadline in the past wakes them
+ *   with GORT_ETIMEDOUT); GORT_FOREVER clears it. Returns 0 or GORT_EINVAL.
+ * gort_fd_close(fd): wakes the descriptor's waiters with GORT_ECLOSED,
+ *   deregisters it and closes it; later waits on it fail with GORT_ECLOSED
+ *   until the number is reused. Returns 0, or the negative errno of close(2)
+ *   (the descriptor is released either way, as with close(2)).
+ * gort_fd_forget(fd): as gort_fd_close without closing the descriptor (hand
+ *   it back to blocking code, or close it elsewhere). Returns 0 or GORT_EINVAL.
+ * All are thread-safe.
+ */
+#define GORT_FD_READ 1
+#define GORT_FD_WRITE 2
+int gort_fd_wait(int fd, int events, int64_t deadline);
+int gort_fd_set_deadline(int fd, int events, int64_t deadline);
+int gort_fd_close(int fd);
+int gort_fd_forget(int fd);
+
+/* (The network API, built on these, follows here.) */
+
 #pragma GCC visibility pop
 
 #ifdef __cplusplus
