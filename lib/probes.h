@@ -4,11 +4,16 @@
  * tracer is attached the semaphore is zero and a probe costs one load and a
  * not-taken branch; the probe site itself is a nop. The catalogue of probes
  * and their arguments is in tools/README.md; probes.c defines the semaphores.
+ *
+ * Built with -DGORT_NO_PROBES the probe sites and their notes compile to
+ * nothing (the semaphores stay): the baseline for measuring what the
+ * guarded sites cost (tools/gort-trace/overhead.sh --noprobes).
  */
 #ifndef GORT_PROBES_H
 #define GORT_PROBES_H
 
 #define _SDT_HAS_SEMAPHORES 1
+#include <stdint.h>
 #include <sys/sdt.h>
 
 #define GORT_PROBE_LIST(X)   \
@@ -29,12 +34,17 @@
 	X(chan__unblock)     \
 	X(select__block)     \
 	X(mutex__contend)    \
-	X(timer__fire)
+	X(timer__fire)       \
+	X(sched__stats)
 
 #define GORT_PROBE_SEM_DECL(name) extern unsigned short gort_##name##_semaphore;
 GORT_PROBE_LIST(GORT_PROBE_SEM_DECL)
 
+#ifdef GORT_NO_PROBES
+#define GORT_PROBE_ENABLED(name) 0
+#else
 #define GORT_PROBE_ENABLED(name) __builtin_expect(gort_##name##_semaphore != 0, 0)
+#endif
 
 #define GORT_PROBE1(name, a)                        \
 	do {                                        \
@@ -51,5 +61,12 @@ GORT_PROBE_LIST(GORT_PROBE_SEM_DECL)
 		if (GORT_PROBE_ENABLED(name))             \
 			STAP_PROBE3(gort, name, a, b, c); \
 	} while (0)
+
+/*
+ * gort:sched__stats: sysmon, while the probe is enabled, calls this on its
+ * tick; at most every 20 ms it fills the scheduler snapshot (snapshot.h)
+ * and fires the probe with its address, size and version (snapshot.c).
+ */
+void snapshot_publish(int64_t now);
 
 #endif

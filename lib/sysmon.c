@@ -247,6 +247,8 @@ static void *sysmon_main(void *arg)
 		gfree_scavenge(now);
 		timers_watch(now);
 		pool_scavenge(now);
+		if (GORT_PROBE_ENABLED(sched__stats))
+			snapshot_publish(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)
 				schedtrace(now, start);
