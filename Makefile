@@ -45,7 +45,11 @@ $(error VARIANT must be empty, asan or tsan)
 endif
 
 WARNFLAGS := -Wall -Wextra -Werror
-BASE_CFLAGS := -std=gnu11 -O2 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE $(WARNFLAGS) $(SANFLAGS)
+# EXTRA_CFLAGS: e.g. -DGORT_NO_PROBES, with which tools/gort-trace/overhead.sh
+# --noprobes builds a gort-bench without probe sites into its own BUILD.
+EXTRA_CFLAGS ?=
+BASE_CFLAGS := -std=gnu11 -O2 -g -fno-omit-frame-pointer -pthread -D_GNU_SOURCE $(WARNFLAGS) $(SANFLAGS) \
+	$(EXTRA_CFLAGS)
 LIB_CFLAGS := $(BASE_CFLAGS) -fPIC -fvisibility=hidden -I$(TOP)/lib/include -I$(TOP)/lib -I$(TOP)/uapi
 LIB_LDLIBS := -lurcu-common -pthread
 

@@ -40,10 +40,13 @@ $(GT_OUT)/gort_trace.skel.h: $(GT_OUT)/gort_trace.bpf.o
 	@$(if $(Q),echo "  SKEL    $(patsubst $(TOP)/%,%,$@)")
 	$(Q)$(BPFTOOL) gen skeleton $< name gort_trace > $@.tmp && mv $@.tmp $@
 
-$(OUT)/tools/gort-trace: $(GT_SRC)/gort-trace.c $(GT_SRC)/gort_trace.h $(GT_OUT)/gort_trace.skel.h
+# lib/snapshot.h: the layout of the runtime's gort:sched__stats snapshot.
+$(OUT)/tools/gort-trace: $(GT_SRC)/gort-trace.c $(GT_SRC)/gort_trace.h $(GT_OUT)/gort_trace.skel.h \
+		$(TOP)/lib/snapshot.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
-	$(Q)$(CC) -std=gnu11 -O2 -g $(WARNFLAGS) -I$(GT_OUT) -I$(GT_SRC) $(shell pkg-config --cflags libbpf) \
+	$(Q)$(CC) -std=gnu11 -O2 -g $(WARNFLAGS) -I$(GT_OUT) -I$(GT_SRC) -iquote $(TOP)/lib \
+		$(shell pkg-config --cflags libbpf) \
 		-o $@ $< $(shell pkg-config --libs libbpf) -lelf -lz
 
 # The test target links libgort statically (its probes live in the executable).

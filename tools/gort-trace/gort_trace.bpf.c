@@ -17,6 +17,8 @@ char LICENSE[] SEC("license") = "Dual MIT/GPL";
 /* Set by user space before load. */
 const volatile bool want_lat = false;
 const volatile bool want_events = false;
+/* gort.ko events of this process only (0: of every process, -a). */
+const volatile __u32 filter_tgid = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH); /* an array's key cannot be an enum in BTF */
@@ -96,14 +98,11 @@ static __always_inline void gauge(__u32 st, __s64 d)
 		__sync_fetch_and_add(v, d);
 }
 
-static __always_inline void hist(enum gort_hist h, __u64 t0)
+static __always_inline void hist_add(enum gort_hist h, __u64 d)
 {
 	struct gort_hist_val *v;
-	__u64 d, slot = 0;
+	__u64 slot = 0;
 
-	if (!t0)
-		return;
-	d = bpf_ktime_get_ns() - t0;
 	v = bpf_map_lookup_elem(&hists, &h);
 	if (!v)
 		return;
@@ -112,6 +111,12 @@ static __always_inline void hist(enum gort_hist h, __u64 t0)
 		slot++;
 	}
 	__sync_fetch_and_add(&v->slots[slot & (GORT_HIST_SLOTS - 1)], 1);
+}
+
+static __always_inline void hist(enum gort_hist h, __u64 t0)
+{
+	if (t0)
+		hist_add(h, bpf_ktime_get_ns() - t0);
 }
 
 static __always_inline void emit(__u32 type, __s64 goid, __s64 arg)
@@ -362,5 +367,280 @@ SEC("usdt")
 int BPF_USDT(timer_fire, __u64 t, __s64 late)
 {
 	count(GORT_STAT_TIMER_FIRE, 1);
+	return 0;
+}
+
+/*
+ * gort:sched__stats: the runtime's snapshot (lib/snapshot.h), copied whole
+ * into the `snaps` ring buffer; user space keeps the latest per process and
+ * computes rates from successive ones. It fires from sysmon at most every
+ * 20 ms, so this is the only program `top` needs on the runtime's side.
+ */
+struct snap_rec {
+	struct gort_snap_hdr h;
+	__u8 data[GORT_SNAP_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY); /* too big for the stack */
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct snap_rec);
+} snap_buf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} snaps SEC(".maps");
+
+SEC("usdt")
+int BPF_USDT(sched_stats, __u64 addr, __s64 size, __s64 version)
+{
+	__u32 k = 0, len;
+	struct snap_rec *r = bpf_map_lookup_elem(&snap_buf, &k);
+
+	if (!r || size <= 0)
+		return 0;
+	len = size > GORT_SNAP_MAX ? GORT_SNAP_MAX : (__u32)size;
+	if (bpf_probe_read_user(r->data, len, (const void *)addr))
+		return 0;
+	r->h.ts = bpf_ktime_get_ns();
+	r->h.tgid = bpf_get_current_pid_tgid() >> 32;
+	r->h.len = len;
+	r->h.version = (__u32)version;
+	r->h.pad = 0;
+	bpf_ringbuf_output(&snaps, r, sizeof(r->h) + len, 0);
+	return 0;
+}
+
+/*
+ * gort.ko's tracepoints (kmod/gort_trace.h), as raw tracepoints: the
+ * arguments of TP_PROTO, no dependency on the event record's layout or on
+ * the module's BTF (Debian's 6.1 module has none). Attached only when the
+ * module is loaded.
+ *
+ * With -p only the traced process's events count. Most fire in the context
+ * of one of its threads (the caller of an ioctl, the blocking worker in
+ * sched_out, the worker resuming in sched_in); gort_spare_wake fires from
+ * irq_work in whatever task was interrupted, so it is matched by group: the
+ * groups seen in the process's own events.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH); /* an array's key cannot be an enum in BTF */
+	__uint(max_entries, GORT_KSTAT__COUNT);
+	__type(key, enum gort_kstat);
+	__type(value, __u64);
+} kstats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} kgroups SEC(".maps");
+
+/*
+ * Latency state per worker, keyed by (group << 32 | handle). A wait that
+ * returns 0 was ended by exactly one "cause": a SWITCH or WAKE naming the
+ * worker, or a block report waking it as the spare; tokens coalesce, so the
+ * first cause pending is the one that set it. The cause's tracepoint fires
+ * after its wake-up, so on another CPU the worker's wait may return first:
+ * then the return is remembered (woke_ts) and the late cause takes it.
+ */
+enum { KCAUSE_NONE, KCAUSE_SWITCH, KCAUSE_WAKE, KCAUSE_SPARE };
+
+struct kworker {
+	__u64 cause_ts; /* when the pending cause happened (a block's time for the spare) */
+	__u64 woke_ts;	/* a wait returned with no cause seen yet */
+	__u32 cause;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct kworker);
+} kworkers SEC(".maps");
+
+/* Per group: the time of the last block report not yet matched by a spare wake-up. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} kblock_ts SEC(".maps");
+
+static __always_inline void kcount(enum gort_kstat s)
+{
+	__u64 *v = bpf_map_lookup_elem(&kstats, &s);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* An event in the traced process's own context: count it, learn its group. */
+static __always_inline bool kmine(__u32 group)
+{
+	__u8 one = 1;
+
+	if (!filter_tgid)
+		return true;
+	if ((__u32)(bpf_get_current_pid_tgid() >> 32) != filter_tgid)
+		return false;
+	if (!bpf_map_lookup_elem(&kgroups, &group))
+		bpf_map_update_elem(&kgroups, &group, &one, BPF_ANY);
+	return true;
+}
+
+static __always_inline struct kworker *kworker_get(__u32 group, __u32 handle)
+{
+	__u64 key = (__u64)group << 32 | handle;
+	struct kworker *w = bpf_map_lookup_elem(&kworkers, &key), n = {};
+
+	if (w)
+		return w;
+	bpf_map_update_elem(&kworkers, &key, &n, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&kworkers, &key);
+}
+
+static __always_inline void kcause_sample(__u32 cause, __u64 d)
+{
+	if (cause == KCAUSE_SWITCH)
+		hist_add(GORT_HIST_HANDOFF, d);
+	else if (cause == KCAUSE_SPARE)
+		hist_add(GORT_HIST_BLOCK_SPARE, d);
+}
+
+static __always_inline void kcause(__u32 group, __u32 handle, __u32 cause, __u64 ts)
+{
+	struct kworker *w = kworker_get(group, handle);
+
+	if (!w)
+		return;
+	if (w->woke_ts) {
+		kcause_sample(cause, w->woke_ts > ts ? w->woke_ts - ts : 0);
+		w->woke_ts = 0;
+		return;
+	}
+	if (!w->cause_ts) {
+		w->cause = cause;
+		w->cause_ts = ts;
+	}
+}
+
+static __always_inline void kwoke(__u32 group, __u32 handle)
+{
+	struct kworker *w = kworker_get(group, handle);
+	__u64 now = bpf_ktime_get_ns();
+
+	if (!w)
+		return;
+	if (w->cause_ts) {
+		kcause_sample(w->cause, now > w->cause_ts ? now - w->cause_ts : 0);
+		w->cause_ts = 0;
+		w->cause = KCAUSE_NONE;
+		return;
+	}
+	w->woke_ts = now;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_register, __u32 group, __u32 handle, __s32 pid)
+{
+	if (kmine(group))
+		kcount(GORT_KSTAT_REGISTER);
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_unregister, __u32 group, __u32 handle, __s32 pid, int reason)
+{
+	__u64 key = (__u64)group << 32 | handle;
+
+	if (!kmine(group))
+		return 0;
+	kcount(GORT_KSTAT_UNREGISTER);
+	bpf_map_delete_elem(&kworkers, &key);
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_wait, __u32 group, __u32 handle, __u64 timeout_ns, int ret)
+{
+	if (!kmine(group))
+		return 0;
+	kcount(GORT_KSTAT_WAIT);
+	if (ret == -110) /* ETIMEDOUT */
+		kcount(GORT_KSTAT_WAIT_TIMEOUT);
+	if (want_lat && ret == 0)
+		kwoke(group, handle);
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_wake, __u32 group, __u32 handle, __s32 pid)
+{
+	if (!kmine(group))
+		return 0;
+	kcount(GORT_KSTAT_WAKE);
+	if (want_lat)
+		kcause(group, handle, KCAUSE_WAKE, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_switch, __u32 group, __u32 handle, __u32 target, int mode, int cpu)
+{
+	if (!kmine(group))
+		return 0;
+	kcount(GORT_KSTAT_SWITCH);
+	if (want_lat)
+		kcause(group, target, KCAUSE_SWITCH, bpf_ktime_get_ns());
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_block, __u32 group, __u32 handle, __u32 seq, __u32 state)
+{
+	__u64 now;
+
+	if (!kmine(group))
+		return 0;
+	kcount(GORT_KSTAT_BLOCK);
+	if (want_lat) {
+		now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&kblock_ts, &group, &now, BPF_ANY);
+	}
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_unblock, __u32 group, __u32 handle, __u32 seq, __u32 state)
+{
+	if (!kmine(group))
+		return 0;
+	kcount(GORT_KSTAT_UNBLOCK);
+	if (state == 3) /* GORT_SLOT_TAKEN */
+		kcount(GORT_KSTAT_UNBLOCK_TAKEN);
+	return 0;
+}
+
+SEC("raw_tp")
+int BPF_PROG(kmod_spare_wake, __u32 group, __u32 handle, __s32 pid)
+{
+	__u64 *bt, ts;
+
+	if (filter_tgid && !bpf_map_lookup_elem(&kgroups, &group))
+		return 0;
+	kcount(GORT_KSTAT_SPARE_WAKE);
+	if (!want_lat)
+		return 0;
+	/* The spare is woken for the group's latest block report. */
+	bt = bpf_map_lookup_elem(&kblock_ts, &group);
+	ts = bt ? *bt : bpf_ktime_get_ns();
+	if (bt)
+		bpf_map_delete_elem(&kblock_ts, &group);
+	kcause(group, handle, KCAUSE_SPARE, ts);
 	return 0;
 }

@@ -59,17 +59,49 @@ enum gort_gstate {
 	GORT_GS__COUNT = GORT_GS_WAITING + 32,
 };
 
+/* Keys of the `kstats` map: gort.ko tracepoint hits since attach (of the
+ * traced process's groups with -p, of every process with -a). */
+enum gort_kstat {
+	GORT_KSTAT_REGISTER,
+	GORT_KSTAT_UNREGISTER,
+	GORT_KSTAT_WAIT, /* WAIT or the wait half of a SWITCH returned */
+	GORT_KSTAT_WAIT_TIMEOUT,
+	GORT_KSTAT_WAKE,
+	GORT_KSTAT_SWITCH,
+	GORT_KSTAT_BLOCK,
+	GORT_KSTAT_UNBLOCK,
+	GORT_KSTAT_UNBLOCK_TAKEN, /* of those: the spare had taken the proc */
+	GORT_KSTAT_SPARE_WAKE,
+	GORT_KSTAT__COUNT,
+};
+
 /* Keys of the `hists` map (gort-trace lat): log2 buckets of nanoseconds. */
 enum gort_hist {
 	GORT_HIST_RUNQ,	   /* goroutine__ready -> goroutine__start */
 	GORT_HIST_CHAN,	   /* chan__block -> chan__unblock */
 	GORT_HIST_SYSCALL, /* syscall__enter -> syscall__exit */
+	GORT_HIST_HANDOFF, /* gort_switch -> the target's gort_wait returns */
+	GORT_HIST_BLOCK_SPARE, /* gort_block -> the spare's gort_wait returns */
 	GORT_HIST__COUNT,
 };
 #define GORT_HIST_SLOTS 64 /* a power of two: the BPF side masks the index */
 
 struct gort_hist_val {
 	unsigned long long slots[GORT_HIST_SLOTS];
+};
+
+/*
+ * Records of the `snaps` ring buffer: one per gort:sched__stats hit, this
+ * header then `len` bytes of the process's struct gort_snapshot
+ * (lib/snapshot.h), copied while the probe fired.
+ */
+#define GORT_SNAP_MAX 16384 /* bytes copied at most: >= sizeof(struct gort_snapshot) */
+struct gort_snap_hdr {
+	unsigned long long ts; /* CLOCK_MONOTONIC ns */
+	unsigned int tgid;
+	unsigned int len;     /* bytes following */
+	unsigned int version; /* the probe's third argument */
+	unsigned int pad;
 };
 
 /* Ring-buffer records (gort-trace record). */
