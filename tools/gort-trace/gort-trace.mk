@@ -49,14 +49,15 @@ $(OUT)/tools/gort-trace: $(GT_SRC)/gort-trace.c $(GT_SRC)/gort_trace.h $(GT_OUT)
 		$(shell pkg-config --cflags libbpf) \
 		-o $@ $< $(shell pkg-config --libs libbpf) -lelf -lz
 
-# The test target links libgort statically (its probes live in the executable).
-$(GT_OUT)/target: $(GT_SRC)/test/target.c $(LIBA)
+# The test target links libgort statically (its probes live in the executable);
+# its --kswitch mode drives /dev/gort directly (<linux/gort.h> from uapi/).
+$(GT_OUT)/target: $(GT_SRC)/test/target.c $(LIBA) $(TOP)/uapi/linux/gort.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
-	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< $(TOOL_LDLIBS)
+	$(Q)$(CC) $(TOOL_CFLAGS) -I$(TOP)/uapi -o $@ $< $(TOOL_LDLIBS)
 
 # The same, linked with libgort.so: the probes are found through /proc/PID/maps.
-$(GT_OUT)/target-so: $(GT_SRC)/test/target.c $(LIBSO)
+$(GT_OUT)/target-so: $(GT_SRC)/test/target.c $(LIBSO) $(TOP)/uapi/linux/gort.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
-	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $< -L$(OUT)/lib -lgort -Wl,-rpath,$(OUT)/lib -pthread
+	$(Q)$(CC) $(TOOL_CFLAGS) -I$(TOP)/uapi -o $@ $< -L$(OUT)/lib -lgort -Wl,-rpath,$(OUT)/lib -pthread

@@ -7,13 +7,17 @@
 # which waits for a byte on stdin, then does SPAWNS spawns, ROUNDS ping-pong
 # round trips over unbuffered channels at GORT_MAXPROCS=1 (exactly 2*ROUNDS
 # channel blocks) and SYSCALLS syscall regions; the tool must report exactly those.
+# For top (the runtime's snapshots) the target then holds known goroutine
+# states for LINGER ms each (see target.c).
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 B=${BUILD:-$TOP/build}
 GT=$B/tools/gort-trace
 TARGET=$B/gort-trace/target
-NTESTS=13
+NTESTS=18
 SPAWNS=37 ROUNDS=250 SYSCALLS=11
+HOLDERS=5 QUEUED=7 # target.c's phases
+LINGER=
 
 skip_all() {
 	for i in $(seq $NTESTS); do echo "ok $i - gort-trace # SKIP $1"; done
@@ -51,18 +55,18 @@ traced() {
 	local name=$1 i rc
 	shift
 	rm -f "$W/fifo" && mkfifo "$W/fifo"
-	GORT_MAXPROCS=1 "$TARGET" $SPAWNS $ROUNDS $SYSCALLS <"$W/fifo" >"$W/$name.target" 2>&1 &
+	GORT_MAXPROCS=1 "$TARGET" $SPAWNS $ROUNDS $SYSCALLS $LINGER <"$W/fifo" >"$W/$name.target" 2>&1 &
 	TPID=$!
 	exec 9>"$W/fifo"
 	# Until it has exec'd and started (else /proc/PID/exe is still the shell).
 	for i in $(seq 200); do
-		grep -q "^ready" "$W/$name.target" && break
+		grep -qs "^ready" "$W/$name.target" && break
 		sleep 0.05
 	done
 	"$GT" "$@" -p "$TPID" >"$W/$name.out" 2>"$W/$name.err" &
 	local gpid=$!
 	for i in $(seq 200); do
-		grep -q "attached" "$W/$name.err" && break
+		grep -qs "attached" "$W/$name.err" && break
 		kill -0 $gpid 2>/dev/null || break
 		sleep 0.05
 	done
@@ -73,7 +77,7 @@ traced() {
 	rc=$?
 	wait "$TPID" 2>/dev/null
 	TPID=
-	grep -q "attached" "$W/$name.err" || return 1
+	grep -qs "attached" "$W/$name.err" || return 1
 	return $rc
 }
 
@@ -203,7 +207,67 @@ if command -v unshare >/dev/null; then
 	else notok "bpffs absent: --pin says so; --pin --mount mounts it" "$W/mount.out"; fi
 else ok "bpffs absent # SKIP no unshare"; fi
 
-# 13: the wait-reason names gort-trace prints are lib/sched.c's, in order.
+# 13-15: top, from the runtime's snapshots (gort:sched__stats, one probe):
+# cumulative counters since the program started (the main goroutine is the
+# one more spawn), then the two phases' goroutine states and run queue.
+LINGER=300
+if traced top top -i 0.05 --json && [ -s "$W/top.out" ]; then
+	res=$(python3 - "$W/top.out" <<'EOF'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+last = lines[-1]["counters"]
+print(last["spawns"], last["syscalls"], last["switches"], len(lines))
+def busy(j):
+    g, p = j["goroutines"], j["procs"]
+    return (g["runnable"], g["running"], g["waiting_by_reason"].get("chan receive"), len(p), p[0]["runq"], p[0]["runnext"])
+def sleep(j):
+    g = j["goroutines"]
+    return (g["runnable"], g["running"], g["waiting"], g["waiting_by_reason"].get("chan receive"), g["waiting_by_reason"].get("sleep"))
+print(int(any(busy(j) == (7, 1, 5, 1, 6, 1) for j in lines)), int(any(sleep(j) == (0, 0, 6, 5, 1) for j in lines)))
+EOF
+)
+	{ read -r spawns sys switches nlines; read -r busy_ok sleep_ok; } <<<"$res"
+	want_spawns=$((1 + SPAWNS + 2 + HOLDERS + QUEUED))
+	if grep -q "attached 1 probes" "$W/top.err" && [ "$spawns" = $want_spawns ] && [ "$sys" = $SYSCALLS ] &&
+		[ "${switches:-0}" -ge $((2 * ROUNDS)) ]; then
+		ok "top: one probe (gort:sched__stats); $nlines snapshots, the last: spawns $spawns, syscalls $sys, switches $switches"
+	else
+		echo "# want spawns $want_spawns syscalls $SYSCALLS switches >= $((2 * ROUNDS)), one probe attached"
+		echo "# got  spawns '$spawns' syscalls '$sys' switches '$switches'"
+		notok "top: cumulative counters of the snapshots" "$W/top.err"
+	fi
+	if [ "$busy_ok" = 1 ]; then
+		ok "top: busy phase: runnable $QUEUED, running 1, $HOLDERS waiting on chan receive; P0 runq $((QUEUED - 1)) + runnext"
+	else notok "top: busy phase: runnable 7, running 1, chan receive 5, P0 runq 6 runnext 1" "$W/top.out"; fi
+	if [ "$sleep_ok" = 1 ]; then
+		ok "top: sleep phase: waiting 6 (chan receive $HOLDERS, sleep 1), nothing runnable"
+	else notok "top: sleep phase: waiting 6 (chan receive 5, sleep 1)" "$W/top.out"; fi
+else
+	notok "top: gort-trace attached and reported" "$W/top.err"
+	notok "top: busy phase"
+	notok "top: sleep phase"
+fi
+LINGER=
+
+# 16: top --events: the per-event view is still there, exact counts.
+if traced topev top --events -i 0.05 --json && [ -s "$W/topev.out" ]; then
+	got=$(tail -n 1 "$W/topev.out" | python3 -c 'import json,sys; j=json.load(sys.stdin)["stats"]; print(j["create"], j["chan_block"], j["syscall_enter"])' 2>/dev/null)
+	if [ "$got" = "$((SPAWNS + 2)) $((2 * ROUNDS)) $SYSCALLS" ]; then
+		ok "top --events: create chan_block syscall_enter = $got"
+	else echo "# got '$got'"; notok "top --events: exact counts" "$W/topev.err"; fi
+else notok "top --events: gort-trace attached and reported" "$W/topev.err"; fi
+
+# 17: without gort.ko, lat says so for the module's histograms.
+if [ -e /sys/module/gort ]; then
+	ok "lat without gort.ko # SKIP gort.ko is loaded here"
+elif traced latnomod lat && grep -q "module handoff .*: gort.ko is not loaded" "$W/latnomod.out" &&
+	grep -q "block to spare .*: gort.ko is not loaded" "$W/latnomod.out" &&
+	grep -q "gort.ko is not loaded" "$W/latnomod.err"; then
+	ok "lat without gort.ko: the module handoff and block-to-spare histograms say it is not loaded"
+else notok "lat without gort.ko says so" "$W/latnomod.out"; fi
+
+# 18: the wait-reason names gort-trace prints are lib/sched.c's, in order.
+
 lib=$(sed -n '/wait_reason_names\[WAIT__COUNT\] = {/,/^};/s/.*\] = \("[^"]*"\).*/\1/p' "$TOP/lib/sched.c" | tail -n +2 | tr '\n' ' ')
 tool=$(sed -n '/reason_names\[\] = {/,/^};/p' "$TOP/tools/gort-trace/gort-trace.c" | grep -o '"[^"]*"' | tail -n +2 | tr '\n' ' ')
 if [ -n "$lib" ] && [ "$lib" = "$tool" ]; then
