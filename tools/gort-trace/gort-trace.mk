@@ -20,11 +20,17 @@ GORT_TRACE ?= $(shell command -v $(BPF_CLANG) >/dev/null && test -x $(BPFTOOL) &
 
 ifeq ($(GORT_TRACE),1)
 TOOLS += $(OUT)/tools/gort-trace
-tools: $(GT_OUT)/target $(GT_OUT)/target-so
+tools: $(GT_OUT)/target $(GT_OUT)/target-so $(GT_OUT)/vm_test.sh
 endif
 
 .PHONY: gort-trace
-gort-trace: $(OUT)/tools/gort-trace $(GT_OUT)/target $(GT_OUT)/target-so
+gort-trace: $(OUT)/tools/gort-trace $(GT_OUT)/target $(GT_OUT)/target-so $(GT_OUT)/vm_test.sh
+
+# The VM test (tools/check, stage vm), copied so that gort-vm names it
+# "gort-trace: vm_test.sh" (a test's collection is its directory's name).
+$(GT_OUT)/vm_test.sh: $(GT_SRC)/test/vm.sh
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@ && chmod 755 $@
 
 $(GT_OUT)/vmlinux.h:
 	@mkdir -p $(dir $@)
