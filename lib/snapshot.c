@@ -122,7 +122,7 @@ void snapshot_publish(int64_t now)
 	describe_procs(s, (int)st.maxprocs);
 	walk = nanotime() - t0;
 	period = walk * WALK_SHARE;
-	period = period < SNAPSHOT_MIN_NS ? SNAPSHOT_MIN_NS
+	period = period < SNAPSHOT_MIN_NS   ? SNAPSHOT_MIN_NS
 		 : period > SNAPSHOT_MAX_NS ? SNAPSHOT_MAX_NS
 					    : period;
 	s->walk_ns = walk;

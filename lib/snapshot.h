@@ -28,15 +28,15 @@ struct gort_snapshot_proc {
 	uint32_t schedtick;   /* schedules on this proc (wraps) */
 	uint32_t syscalltick; /* syscall regions entered on this proc (wraps) */
 	uint32_t timers;      /* timers queued on this proc */
-	uint64_t runs;	      /* goroutines started on this proc */
+	uint64_t runs;	      /* goroutine runs begun on this proc (each switch to one) */
 };
 
 struct gort_snapshot {
-	uint32_t version; /* GORT_SNAPSHOT_VERSION */
-	uint32_t size;	  /* bytes valid: up to procs[nprocs_shown] */
-	uint64_t seq;	  /* snapshots published so far, this one included */
-	int64_t time_ns;  /* CLOCK_MONOTONIC when taken */
-	int64_t walk_ns;  /* time the goroutine walk took */
+	uint32_t version;  /* GORT_SNAPSHOT_VERSION */
+	uint32_t size;	   /* bytes valid: up to procs[nprocs_shown] */
+	uint64_t seq;	   /* snapshots published so far, this one included */
+	int64_t time_ns;   /* CLOCK_MONOTONIC when taken */
+	int64_t walk_ns;   /* time the goroutine walk took */
 	int64_t period_ns; /* minimum interval until the next snapshot */
 	/* gort_stats(): counters since start, cumulative */
 	int64_t goroutines; /* alive */

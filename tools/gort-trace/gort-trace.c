@@ -141,8 +141,11 @@ static const struct ktp {
 	const char *name;
 	size_t prog_off;
 } ktps[] = {
-#define K(n) { "gort_" #n, offsetof(struct gort_trace, progs.kmod_##n) }
-	K(register), K(unregister), K(wait),	 K(wake),
+#define K(n)                                                            \
+	{                                                               \
+		"gort_" #n, offsetof(struct gort_trace, progs.kmod_##n) \
+	}
+	K(register), K(unregister), K(wait),	K(wake),
 	K(switch),   K(block),	    K(unblock), K(spare_wake),
 #undef K
 };
@@ -205,7 +208,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: gort-trace top    -p PID [-i SEC] [-n COUNT] [--json] [--events [--light]]\n"
+		"usage: gort-trace top    -p PID [-i SEC] [-n COUNT] [--json] [--events "
+		"[--light]]\n"
 		"       gort-trace count  -p PID [-d SEC] [--json]\n"
 		"       gort-trace lat    -p PID [-d SEC] [--json]\n"
 		"       gort-trace record -p PID [-d SEC] -o trace.json\n"
@@ -658,8 +662,7 @@ static int on_snap(void *ctx, void *data, size_t size)
 	(void)ctx;
 	if (size < sizeof(*h) || h->len > size - sizeof(*h))
 		return 0;
-	if (h->version != GORT_SNAPSHOT_VERSION ||
-	    h->len < offsetof(struct gort_snapshot, procs)) {
+	if (h->version != GORT_SNAPSHOT_VERSION || h->len < offsetof(struct gort_snapshot, procs)) {
 		snapstate.bad_version++;
 		return 0;
 	}
@@ -802,16 +805,16 @@ static double snap_rate(const struct tracked *t, uint64_t cur, uint64_t prev)
 	return (double)(cur - prev) / dt;
 }
 
-/* A proc's rate of a wrapping 32-bit tick (same proc in both snapshots). */
+/* Proc i's goroutine runs (sys: syscall regions, a wrapping 32-bit tick) per second. */
 static double proc_rate(const struct tracked *t, int i, bool sys)
 {
-	uint32_t c, p;
+	const struct gort_snapshot_proc *c = &t->cur.procs[i], *p = &t->prev.procs[i];
 
 	if (i >= t->prev.nprocs_shown)
 		return -1;
-	c = sys ? t->cur.procs[i].syscalltick : t->cur.procs[i].schedtick;
-	p = sys ? t->prev.procs[i].syscalltick : t->prev.procs[i].schedtick;
-	return snap_rate(t, (uint32_t)(c - p), 0);
+	if (sys)
+		return snap_rate(t, (uint32_t)(c->syscalltick - p->syscalltick), 0);
+	return snap_rate(t, c->runs, p->runs);
 }
 
 static const char *pstatus_name(uint32_t st)
@@ -880,7 +883,7 @@ static void snap_json(const struct tracked *t, const uint64_t *ks, const uint64_
 		       i ? ", " : "", i, pstatus_name(p->status), p->runq, p->runnext, p->timers,
 		       (unsigned long long)p->runs);
 		if (t->prev.seq != s->seq)
-			printf(", \"switches_per_s\": %.1f, \"syscalls_per_s\": %.1f",
+			printf(", \"runs_per_s\": %.1f, \"syscalls_per_s\": %.1f",
 			       proc_rate(t, i, false), proc_rate(t, i, true));
 		printf("}");
 	}
@@ -915,10 +918,11 @@ static void snap_text(const struct tracked *t, const uint64_t *ks, const uint64_
 			       (long long)s->g_waiting_reason[r]);
 	printf("run queues: global %lld\n", (long long)s->global_runq);
 	printf("  %-5s %-8s %6s %5s %7s %12s %12s\n", "proc", "status", "runq", "next", "timers",
-	       "switches/s", "syscalls/s");
+	       "runs/s", "syscalls/s");
 	for (int i = 0; i < s->nprocs_shown; i++) {
 		const struct gort_snapshot_proc *p = &s->procs[i];
-		double sw = rates ? proc_rate(t, i, false) : -1, sy = rates ? proc_rate(t, i, true) : -1;
+		double sw = rates ? proc_rate(t, i, false) : -1,
+		       sy = rates ? proc_rate(t, i, true) : -1;
 		char name[16];
 
 		snprintf(name, sizeof(name), "P%d", i);
@@ -934,7 +938,8 @@ static void snap_text(const struct tracked *t, const uint64_t *ks, const uint64_
 	printf("%-22s %12s %14s\n", "per second", "rate", "total");
 	for (int c = 0; c < SC__COUNT; c++) {
 		uint64_t v = snap_counter(s, (enum snap_counter)c);
-		double r = rates ? snap_rate(t, v, snap_counter(&t->prev, (enum snap_counter)c)) : -1;
+		double r =
+			rates ? snap_rate(t, v, snap_counter(&t->prev, (enum snap_counter)c)) : -1;
 
 		if (r >= 0)
 			printf("%-22s %12.0f %14llu\n", sc_names[c], r, (unsigned long long)v);
@@ -1578,8 +1583,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "gort-trace: gort.ko is not loaded (no /sys/module/gort): no "
 				"module events\n");
 	else if (want_kmod)
-		fprintf(stderr, "gort-trace: gort.ko is loaded but only %d of its %d tracepoints "
-				"attached: module events ignored\n",
+		fprintf(stderr,
+			"gort-trace: gort.ko is loaded but only %d of its %d tracepoints "
+			"attached: module events ignored\n",
 			kattached, NKTPS);
 
 	switch (opt.cmd) {

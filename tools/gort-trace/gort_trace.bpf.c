@@ -447,7 +447,12 @@ struct {
  * after its wake-up, so on another CPU the worker's wait may return first:
  * then the return is remembered (woke_ts) and the late cause takes it.
  */
-enum { KCAUSE_NONE, KCAUSE_SWITCH, KCAUSE_WAKE, KCAUSE_SPARE };
+enum {
+	KCAUSE_NONE,
+	KCAUSE_SWITCH,
+	KCAUSE_WAKE,
+	KCAUSE_SPARE
+};
 
 struct kworker {
 	__u64 cause_ts; /* when the pending cause happened (a block's time for the spare) */

@@ -77,10 +77,10 @@ enum gort_kstat {
 
 /* Keys of the `hists` map (gort-trace lat): log2 buckets of nanoseconds. */
 enum gort_hist {
-	GORT_HIST_RUNQ,	   /* goroutine__ready -> goroutine__start */
-	GORT_HIST_CHAN,	   /* chan__block -> chan__unblock */
-	GORT_HIST_SYSCALL, /* syscall__enter -> syscall__exit */
-	GORT_HIST_HANDOFF, /* gort_switch -> the target's gort_wait returns */
+	GORT_HIST_RUNQ,	       /* goroutine__ready -> goroutine__start */
+	GORT_HIST_CHAN,	       /* chan__block -> chan__unblock */
+	GORT_HIST_SYSCALL,     /* syscall__enter -> syscall__exit */
+	GORT_HIST_HANDOFF,     /* gort_switch -> the target's gort_wait returns */
 	GORT_HIST_BLOCK_SPARE, /* gort_block -> the spare's gort_wait returns */
 	GORT_HIST__COUNT,
 };

@@ -146,7 +146,9 @@ if traced kswitch "--kswitch $KSWITCH" lat --json; then
 	fi
 	h=$(hsum "$o" handoff)
 	grep -o '"handoff": \[[0-9, ]*\]' "$o" | sed 's/.*\[//; s/\]//' | tr ',' '\n' |
-		awk '$1 > 0 { printf "%s%d-%d ns: %d", n++ ? ", " : "# handoff latency, log2 buckets: ", NR > 1 ? 2 ^ (NR - 1) : 0, 2 ^ NR - 1, $1 } END { print "" }'
+		awk '{ if (NR > 1) p = p * 2; else p = 1 }
+		     $1 > 0 { printf "%s%d-%d ns: %d", (n++ ? ", " : "# handoff latency, log2 buckets: "), (NR > 1 ? p : 0), 2 * p - 1, $1 }
+		     END { print "" }'
 	if [ "$h" = $((2 * KSWITCH - 1)) ]; then
 		ok "kswitch: module handoff histogram: $h samples (one per SWITCH)"
 	else notok "kswitch: module handoff histogram has $h samples, want $((2 * KSWITCH - 1))" "$o"; fi
