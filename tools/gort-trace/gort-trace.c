@@ -696,24 +696,30 @@ static int on_snap(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-/* Polls the ring buffer for sec, or until ^C / the process exits (false). */
+/*
+ * Drains the ring buffer every 100 ms for sec, or until ^C / the process
+ * exits (false). The BPF side submits without a wake-up, so the buffer
+ * (1 MiB) must be drained on this schedule: sysmon publishes a process's
+ * snapshot at most every 20 ms, 8.5 KiB at most with 256 procs.
+ */
 static bool poll_snaps(struct ring_buffer *rb, double sec, int pidfd)
 {
 	double end = now_s() + sec;
+	bool more = true;
 
-	while (!stop) {
+	while (more && !stop) {
 		double left = end - now_s();
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
 
 		if (left <= 0)
-			return true;
-		ring_buffer__poll(rb, left > 0.1 ? 100 : (int)(left * 1000) + 1);
-		if (process_gone(pidfd)) {
-			ring_buffer__consume(rb);
-			return false;
-		}
+			break;
+		if (poll(pidfd >= 0 ? &p : NULL, pidfd >= 0,
+			 left > 0.1 ? 100 : (int)(left * 1000) + 1) == 1)
+			more = false;
+		ring_buffer__consume(rb);
 	}
 	ring_buffer__consume(rb);
-	return false;
+	return more && !stop;
 }
 
 /* The cumulative counters top shows, by name. */

@@ -409,7 +409,8 @@ int BPF_USDT(sched_stats, __u64 addr, __s64 size, __s64 version)
 	r->h.len = len;
 	r->h.version = (__u32)version;
 	r->h.pad = 0;
-	bpf_ringbuf_output(&snaps, r, sizeof(r->h) + len, 0);
+	/* No wake-up: top drains the buffer on its own schedule (every 100 ms). */
+	bpf_ringbuf_output(&snaps, r, sizeof(r->h) + len, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
