@@ -21,6 +21,16 @@
 # -p PID, but armed before the benchmark starts, so the whole run is traced).
 #   tools/gort-trace/overhead.sh [--events] [--light] [--noprobes] [RUNS]   (root; 7 runs)
 # Environment: YIELD_ITERS (3000000), PP_ROUNDS (1000000), BUILD, BENCH, GT.
+#
+#   tools/gort-trace/overhead.sh --cachegrind
+# counts instead of timing (valgrind's cachegrind; no tracer, no root): the
+# instructions the probe sites add with no tracer attached, per ping-pong round
+# trip (averaged over pingpong.p1 and .p2) and per yield iteration (2 switches of
+# yield.pair and 1 lone yield), against the -DGORT_NO_PROBES build; each is the
+# difference of two runs of N and 2N (warm-up and start-up cancel out):
+#   RESULT name=trace.pingpong.instructions.{off,noprobes} metric=instructions_per_roundtrip
+#   RESULT name=trace.yield.instructions.{off,noprobes} metric=instructions_per_iteration
+#   RESULT name=trace.{pingpong,yield}.instructions.probes.cost metric=ratio  off / noprobes
 set -uo pipefail
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
 B=${BUILD:-$TOP/build}
@@ -28,8 +38,10 @@ BENCH=${BENCH:-$B/tools/gort-bench}
 NOPROBES_BENCH=$B/noprobes/tools/gort-bench
 GT=${GT:-$B/tools/gort-trace}
 VARIANTS=(off top)
+CACHEGRIND=
 while [ $# -gt 0 ]; do
 	case $1 in
+	--cachegrind) CACHEGRIND=1 VARIANTS+=(noprobes) ;;
 	--events) VARIANTS+=(events) ;;
 	--light) VARIANTS+=(light) ;;
 	--noprobes) VARIANTS+=(noprobes) ;;
@@ -42,7 +54,7 @@ RUNS=${1:-7}
 YIELD_ITERS=${YIELD_ITERS:-3000000}
 PP_ROUNDS=${PP_ROUNDS:-1000000}
 
-[ "$(id -u)" = 0 ] || { echo "overhead.sh: needs root (BPF)" >&2; exit 1; }
+[ -n "$CACHEGRIND" ] || [ "$(id -u)" = 0 ] || { echo "overhead.sh: needs root (BPF)" >&2; exit 1; }
 [ -x "$BENCH" ] && [ -x "$GT" ] || { echo "overhead.sh: build first (make)" >&2; exit 1; }
 if [[ " ${VARIANTS[*]} " == *" noprobes "* ]]; then
 	make -s -C "$TOP" BUILD="$B/noprobes" EXTRA_CFLAGS=-DGORT_NO_PROBES "$NOPROBES_BENCH" >&2 ||
@@ -52,6 +64,37 @@ if [[ " ${VARIANTS[*]} " == *" noprobes "* ]]; then
 		exit 1
 	fi
 fi
+
+# Instructions cachegrind counts for one run of "$@".
+irefs() {
+	valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+		sed -n 's/.*I *refs: *//p' | tr -d ,
+}
+if [ -n "$CACHEGRIND" ]; then
+	command -v valgrind >/dev/null || { echo "overhead.sh: no valgrind" >&2; exit 1; }
+	N=200000
+	for w in pingpong yield; do
+		for v in off noprobes; do
+			b=$BENCH
+			[ $v = noprobes ] && b=$NOPROBES_BENCH
+			if [ $w = pingpong ]; then
+				a=$(irefs "$b" pingpong -r $N) c=$(irefs "$b" pingpong -r $((2 * N)))
+				per=$(((c - a) * 100 / (2 * N))) unit=instructions_per_roundtrip
+			else
+				a=$(irefs "$b" yield -iters $N) c=$(irefs "$b" yield -iters $((2 * N)))
+				per=$(((c - a) * 100 / N)) unit=instructions_per_iteration
+			fi
+			eval "per_$v=$per"
+			printf 'RESULT name=trace.%s.instructions.%s metric=%s value=%d.%02d\n' \
+				$w $v $unit $((per / 100)) $((per % 100))
+		done
+		# shellcheck disable=SC2154 # per_off, per_noprobes: set by the eval above
+		printf 'RESULT name=trace.%s.instructions.probes.cost metric=ratio value=%s\n' $w \
+			"$(awk -v a="$per_off" -v b="$per_noprobes" 'BEGIN { printf "%.3f", a / b }')"
+	done
+	exit 0
+fi
+
 W=$(mktemp -d)
 GPID=
 trap '[ -n "$GPID" ] && kill $GPID 2>/dev/null; rm -rf "$W"' EXIT
