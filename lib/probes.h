@@ -35,6 +35,8 @@
 	X(select__block)     \
 	X(mutex__contend)    \
 	X(timer__fire)       \
+	X(netpoll__wait)     \
+	X(netpoll__wake)     \
 	X(sched__stats)
 
 #define GORT_PROBE_SEM_DECL(name) extern unsigned short gort_##name##_semaphore;

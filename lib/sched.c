@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "netpoll.h"
 #include "probes.h"
 #include "runtime.h"
 #include "sanitizer.h"
@@ -189,12 +190,15 @@ enum worker_woke {
 
 static void worker_wake(struct worker *w)
 {
-	if (!w->kassist_slot) {
-		note_wakeup(&w->park);
+	if (__atomic_exchange_n(&w->park.key, 1, __ATOMIC_SEQ_CST) != 0 || w == this_worker())
 		return;
-	}
-	if (__atomic_exchange_n(&w->park.key, 1, __ATOMIC_RELEASE) == 0)
+	/* Dekker with worker_poll: it sets polling, then reads the note. */
+	if (__atomic_load_n(&w->polling, __ATOMIC_SEQ_CST))
+		netpoll_break();
+	else if (w->kassist_slot)
 		kassist_wake(w);
+	else
+		futex_wake(&w->park.key, 1);
 }
 
 /* Sleeps until the note is set (WOKE_NOTE), timeout_ns passes (>= 0), or the
@@ -246,6 +250,30 @@ static enum worker_woke worker_sleep_after(struct worker *w, int64_t timeout_ns,
 	return __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) ? WOKE_NOTE : WOKE_TIMEOUT;
 }
 
+static void spare_pass_locked(struct worker *w);
+
+/*
+ * Sleeps in the netpoller instead of on the note (the caller holds the
+ * poller's claim), as worker_sleep does otherwise: until an event, the
+ * timeout (< 0: none) or worker_wake. What the poll readies goes to the
+ * global queue (we hold no proc) and wakes procs; WOKE_TIMEOUT then sends
+ * us to look for an idle proc as well.
+ */
+static enum worker_woke worker_poll(struct worker *w, int64_t timeout_ns)
+{
+	/* A spare in epoll_wait would miss the module's block notices. */
+	if (__atomic_load_n(&sched.spare, __ATOMIC_RELAXED) == w) {
+		rt_lock(&sched.lock);
+		if (sched.spare == w)
+			spare_pass_locked(w);
+		rt_unlock(&sched.lock);
+	}
+	__atomic_store_n(&w->polling, 1, __ATOMIC_SEQ_CST);
+	netpoll_block(__atomic_load_n(&w->park.key, __ATOMIC_SEQ_CST) ? 0 : timeout_ns);
+	__atomic_store_n(&w->polling, 0, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) ? WOKE_NOTE : WOKE_TIMEOUT;
+}
+
 /* sched.lock held, w just listed idle: with kernel assist, the first idle
  * worker becomes the spare the module wakes when a worker blocks. */
 static void spare_enter_locked(struct worker *w)
@@ -256,17 +284,23 @@ static void spare_enter_locked(struct worker *w)
 	}
 }
 
-/* sched.lock held, w just taken off the idle list: hand the spare role on. */
-static void spare_leave_locked(struct worker *w)
+/* sched.lock held, w is the spare: hand the role to another idle worker
+ * that sleeps in the module (not w, not one in the netpoller). */
+static void spare_pass_locked(struct worker *w)
 {
 	struct worker *n = sched.widle;
 
-	if (sched.spare != w)
-		return;
-	while (n && !n->kassist_slot)
+	while (n && (n == w || !n->kassist_slot || __atomic_load_n(&n->polling, __ATOMIC_RELAXED)))
 		n = n->link;
 	sched.spare = n;
 	kassist_set_spare(n);
+}
+
+/* sched.lock held, w just taken off the idle list: hand the spare role on. */
+static void spare_leave_locked(struct worker *w)
+{
+	if (sched.spare == w)
+		spare_pass_locked(w);
 }
 
 static void *worker_main(void *arg);
@@ -306,7 +340,7 @@ static struct worker *worker_new(struct proc *p, bool spinning)
  * an idle proc, or does nothing when there is none. spinning: the caller has
  * already counted the worker in nspinning.
  */
-static void startm(struct proc *p, bool spinning)
+static void startm_to(struct proc *p, bool spinning, struct worker **defer_wake)
 {
 	struct worker *w;
 
@@ -343,7 +377,15 @@ static void startm(struct proc *p, bool spinning)
 	w->next_proc = p;
 	w->spinning = spinning;
 	__atomic_add_fetch(&sched.n_wakes, 1, __ATOMIC_RELAXED);
-	worker_wake(w);
+	if (defer_wake)
+		*defer_wake = w;
+	else
+		worker_wake(w);
+}
+
+static void startm(struct proc *p, bool spinning)
+{
+	startm_to(p, spinning, NULL);
 }
 
 void startm_proc(struct proc *p)
@@ -365,13 +407,17 @@ void sched_wakep(void)
 	startm(NULL, true);
 }
 
-/* Gives away a proc whose worker cannot run it (Go's handoffp). */
-void handoff_proc(struct proc *p)
+/*
+ * Gives away a proc whose worker cannot run it (Go's handoffp). With
+ * defer_wake, an idle worker that gets the proc is stored there for the
+ * caller to wake (with SWITCH) instead of being woken now.
+ */
+static void handoff_proc_to(struct proc *p, struct worker **defer_wake)
 {
 	int zero = 0;
 
 	if (!runq_empty(p) || __atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
-		startm(p, false);
+		startm_to(p, false, defer_wake);
 		return;
 	}
 	/* Nobody looks for work: let this proc's new worker spin. */
@@ -380,13 +426,13 @@ void handoff_proc(struct proc *p)
 		    0 &&
 	    __atomic_compare_exchange_n(&sched.nspinning, &zero, 1, false, __ATOMIC_SEQ_CST,
 					__ATOMIC_RELAXED)) {
-		startm(p, true);
+		startm_to(p, true, defer_wake);
 		return;
 	}
 	rt_lock(&sched.lock);
 	if (__atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
 		rt_unlock(&sched.lock);
-		startm(p, false);
+		startm_to(p, false, defer_wake);
 		return;
 	}
 	proc_put_idle_locked(p);
@@ -398,6 +444,11 @@ void handoff_proc(struct proc *p)
 		if (when)
 			timers_wake(when);
 	}
+}
+
+void handoff_proc(struct proc *p)
+{
+	handoff_proc_to(p, NULL);
 }
 
 /* sched.lock held; w is on the idle list. */
@@ -454,9 +505,16 @@ static void stop_worker(struct worker *w, struct worker *handoff)
 		for (;;) {
 			int64_t left = timed ? next - nanotime() : -1;
 			struct proc *taken;
+			enum worker_woke r;
 
-			enum worker_woke r =
-				worker_sleep_after(w, timed && left < 0 ? 0 : left, handoff);
+			if (timed && left < 0)
+				left = 0;
+			/* One idle worker sleeps in epoll while anyone waits
+			 * for a descriptor (Go's blocking netpoll in findrunnable). */
+			if (!handoff && netpoll_wanted() && netpoll_claim())
+				r = worker_poll(w, left);
+			else
+				r = worker_sleep_after(w, left, handoff);
 
 			handoff = NULL; /* woken once, by the first sleep */
 			if (r != WOKE_TOKEN)
@@ -833,14 +891,21 @@ static void start_locked(struct worker *w, struct goroutine *g)
  * runnable again (Go's stoplockedm). */
 static void stop_locked(struct worker *w)
 {
+	struct worker *wake = NULL;
+
 	if (w->proc)
-		handoff_proc(release_proc(w));
-	while (worker_sleep(w, -1) != WOKE_NOTE)
-		;
+		handoff_proc_to(release_proc(w), &wake);
+	/* The worker taking the proc runs on our CPU as we sleep: one
+	 * SWITCH with gort.ko, as in start_locked. */
+	while (worker_sleep_after(w, -1, wake) != WOKE_NOTE)
+		wake = NULL;
 	note_clear(&w->park);
 	acquire_proc(w, w->next_proc);
 	w->next_proc = NULL;
 }
+
+/* How often a spinning worker polls the netpoller. */
+#define SPIN_POLL_NS (5 * 1000)
 
 static struct goroutine *find_runnable(struct worker *w, bool *inherit)
 {
@@ -885,6 +950,13 @@ top:
 	g = find_local(p, inherit);
 	if (g)
 		return g;
+	/* Descriptors that became ready, unless a blocked poller has them:
+	 * what the poll readies lands on our queue. */
+	if (netpoll_wanted() && netpoll() > 0) {
+		g = find_local(p, inherit);
+		if (g)
+			return g;
+	}
 
 	nprocs = __atomic_load_n(&sched.maxprocs, __ATOMIC_RELAXED);
 	if (!w->spinning && 2 * __atomic_load_n(&sched.nspinning, __ATOMIC_SEQ_CST) >=
@@ -925,7 +997,7 @@ steal:
 	 * on another CPU; steady streams of work then never pay it.
 	 */
 	if (config.idle_spin_ns > 0) {
-		int64_t now = nanotime();
+		int64_t now = nanotime(), polled = now;
 
 		if (!spin_until)
 			spin_until = now + config.idle_spin_ns;
@@ -937,6 +1009,13 @@ steal:
 				work = sched.allp[i] != p && !runq_empty(sched.allp[i]);
 			if (work)
 				goto steal;
+			/* I/O is work too; a poll is a system call, so not on
+			 * every turn. */
+			if (now - polled >= SPIN_POLL_NS && netpoll_wanted()) {
+				polled = now;
+				if (netpoll() > 0)
+					goto top;
+			}
 			for (int i = 0; i < 10; i++)
 				cpu_relax();
 			now = nanotime();
