@@ -650,7 +650,7 @@ struct tracked {
 
 static struct {
 	struct tracked t[MAX_TRACKED];
-	unsigned long long received, bad_version, dropped;
+	unsigned long long bad_version, dropped; /* snapshots ignored */
 } snapstate;
 
 static int on_snap(void *ctx, void *data, size_t size)
@@ -692,7 +692,6 @@ static int on_snap(void *ctx, void *data, size_t size)
 	if (!t->ts)
 		t->prev = t->cur;
 	t->ts = h->ts;
-	snapstate.received++;
 	return 0;
 }
 
@@ -1022,6 +1021,9 @@ static int run_top_snap(struct gort_trace *skel, int pidfd)
 			printf("no snapshot yet: sysmon publishes one every 20 ms or more once "
 			       "gort:sched__stats is attached (has the program called gort_main "
 			       "or gort_init?)\n");
+		if (snapstate.dropped && !opt.json)
+			printf("(%llu snapshots of processes beyond the first %d ignored)\n",
+			       snapstate.dropped, MAX_TRACKED);
 		if (snapstate.bad_version && !opt.json)
 			printf("(%llu snapshots of another layout version ignored: this gort-trace "
 			       "reads version %d)\n",
