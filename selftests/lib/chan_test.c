@@ -453,6 +453,7 @@ TEST_F_TIMEOUT(slow, many_to_many_every_item_received_exactly_once, 60)
 struct close_race {
 	i64_chan c;
 	int64_t sent, received, dup, nextid;
+	int some_received; /* a consumer got a value: the close races sends */
 	uint8_t *seen;
 	gort_waitgroup wg;
 };
@@ -478,7 +479,8 @@ static void cr_consumer(void *arg)
 	while (gort_recv(r->c, &v)) {
 		if (__atomic_exchange_n(&r->seen[v], 1, __ATOMIC_RELAXED))
 			T_INC(&r->dup);
-		n++;
+		if (n++ == 0)
+			T_STORE(&r->some_received, 1);
 	}
 	T_ADD(&r->received, n);
 	gort_wg_done(&r->wg);
@@ -498,7 +500,11 @@ static int close_race_main(int argc, char **argv)
 			gort_go(cr_producer, &r);
 			gort_go(cr_consumer, &r);
 		}
+		/* Under emulation (the VM) the goroutines may not have run yet
+		 * after a few milliseconds: close once values flow. */
 		gort_sleep((1 + round % 3) * GORT_MILLISECOND);
+		for (int i = 0; i < 10000 && !T_LOAD(&r.some_received); i++)
+			gort_sleep(GORT_MILLISECOND);
 		gort_close(r.c);
 		gort_wg_wait(&r.wg);
 		TG_CHECK_EQ(r.sent, r.received);
