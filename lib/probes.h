@@ -29,7 +29,9 @@
 	X(chan__unblock)     \
 	X(select__block)     \
 	X(mutex__contend)    \
-	X(timer__fire)
+	X(timer__fire)       \
+	X(net__accept)       \
+	X(net__dial)
 
 #define GORT_PROBE_SEM_DECL(name) extern unsigned short gort_##name##_semaphore;
 GORT_PROBE_LIST(GORT_PROBE_SEM_DECL)
