@@ -221,8 +221,12 @@ static void answer_error(struct http_conn *hc, int status)
 	append(hc, line, (size_t)n);
 }
 
-/* Serves one connection until it ends (the caller closes it). */
-static void serve_conn(struct http_conn *hc)
+/*
+ * Serves one connection until it ends. Returns true when the server ends
+ * it after an answer (an error, or "Connection: close"): the caller then
+ * closes gracefully; false when the client went away or an I/O error did.
+ */
+static bool serve_conn(struct http_conn *hc)
 {
 	struct http_server *s = hc->server;
 
@@ -250,23 +254,20 @@ static void serve_conn(struct http_conn *hc)
 			parse_head(start, head_end, &req);
 			hc->r += (size_t)(head_end - start);
 			if (hc->olen + HTTP_MAX_ANSWER > sizeof(hc->out) && !flush(hc))
-				return;
+				return false;
 			if (req.status != 200) {
 				__atomic_add_fetch(&s->bad_requests, 1, __ATOMIC_RELAXED);
 				answer_error(hc, req.status);
-				flush(hc);
-				return;
+				return flush(hc);
 			}
 			__atomic_add_fetch(&s->requests, 1, __ATOMIC_RELAXED);
 			answer_ok(hc, &req);
 			hc->body_left = req.content_length;
-			if (!req.keep_alive) {
-				flush(hc);
-				return;
-			}
+			if (!req.keep_alive)
+				return flush(hc);
 		}
 		if (!flush(hc))
-			return;
+			return false;
 		/* Make room: drop what is parsed, slide a partial request down. */
 		if (hc->r == hc->w) {
 			hc->r = hc->w = 0;
@@ -274,8 +275,7 @@ static void serve_conn(struct http_conn *hc)
 			if (hc->r == 0) { /* one request head fills the buffer */
 				__atomic_add_fetch(&s->bad_requests, 1, __ATOMIC_RELAXED);
 				answer_error(hc, 431);
-				flush(hc);
-				return;
+				return flush(hc);
 			}
 			memmove(hc->in, hc->in + hc->r, hc->w - hc->r);
 			hc->w -= hc->r;
@@ -284,9 +284,25 @@ static void serve_conn(struct http_conn *hc)
 		ssize_t n = gort_conn_read(hc->conn, hc->in + hc->w, sizeof(hc->in) - hc->w, NULL);
 
 		if (n <= 0) /* end of stream (mid-request too) or an error */
-			return;
+			return false;
 		hc->w += (size_t)n;
 	}
+}
+
+/*
+ * Go's closeWriteAndWait: closing a socket that still has unread input
+ * makes the kernel send a reset, which can destroy the answer just sent
+ * before the client reads it. So: half-close (the client reads the answer,
+ * then the end), then read and drop what the client still sends, for at
+ * most 500 ms, before the real close.
+ */
+static void close_gracefully(struct http_conn *hc)
+{
+	if (gort_conn_close_write(hc->conn, NULL) < 0)
+		return;
+	gort_conn_set_read_deadline(hc->conn, gort_now() + 500 * GORT_MILLISECOND);
+	while (gort_conn_read(hc->conn, hc->in, sizeof(hc->in), NULL) > 0)
+		;
 }
 
 static void handle_connection(void *arg)
@@ -294,7 +310,8 @@ static void handle_connection(void *arg)
 	struct http_conn *hc = arg;
 	struct http_server *s = hc->server;
 
-	serve_conn(hc);
+	if (serve_conn(hc))
+		close_gracefully(hc);
 	gort_conn_close(hc->conn, NULL);
 	free(hc);
 	__atomic_sub_fetch(&s->active, 1, __ATOMIC_RELEASE);
