@@ -30,6 +30,8 @@
 	X(select__block)     \
 	X(mutex__contend)    \
 	X(timer__fire)       \
+	X(netpoll__wait)     \
+	X(netpoll__wake)     \
 	X(net__accept)       \
 	X(net__dial)
 

@@ -164,6 +164,7 @@ struct worker {
 	/* Under sched.lock; full words, apart from fields written without it. */
 	uint32_t idle;	      /* on the idle list */
 	uint32_t timer_woken; /* taken off the idle list by timers_wake */
+	uint32_t polling;     /* atomic: sleeping in the netpoller, not on park */
 	/* Kernel assist (kassist.c): the module worker's handle and slot, and
 	 * the proc held in the current syscall region. */
 	uint32_t kassist_handle;

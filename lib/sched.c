@@ -28,6 +28,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "netpoll.h"
 #include "probes.h"
 #include "runtime.h"
 #include "sanitizer.h"
@@ -189,12 +190,15 @@ enum worker_woke {
 
 static void worker_wake(struct worker *w)
 {
-	if (!w->kassist_slot) {
-		note_wakeup(&w->park);
+	if (__atomic_exchange_n(&w->park.key, 1, __ATOMIC_SEQ_CST) != 0 || w == this_worker())
 		return;
-	}
-	if (__atomic_exchange_n(&w->park.key, 1, __ATOMIC_RELEASE) == 0)
+	/* Dekker with worker_poll: it sets polling, then reads the note. */
+	if (__atomic_load_n(&w->polling, __ATOMIC_SEQ_CST))
+		netpoll_break();
+	else if (w->kassist_slot)
 		kassist_wake(w);
+	else
+		futex_wake(&w->park.key, 1);
 }
 
 /* Sleeps until the note is set (WOKE_NOTE), timeout_ns passes (>= 0), or the
@@ -246,6 +250,30 @@ static enum worker_woke worker_sleep_after(struct worker *w, int64_t timeout_ns,
 	return __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) ? WOKE_NOTE : WOKE_TIMEOUT;
 }
 
+static void spare_pass_locked(struct worker *w);
+
+/*
+ * Sleeps in the netpoller instead of on the note (the caller holds the
+ * poller's claim), as worker_sleep does otherwise: until an event, the
+ * timeout (< 0: none) or worker_wake. What the poll readies goes to the
+ * global queue (we hold no proc) and wakes procs; WOKE_TIMEOUT then sends
+ * us to look for an idle proc as well.
+ */
+static enum worker_woke worker_poll(struct worker *w, int64_t timeout_ns)
+{
+	/* A spare in epoll_wait would miss the module's block notices. */
+	if (__atomic_load_n(&sched.spare, __ATOMIC_RELAXED) == w) {
+		rt_lock(&sched.lock);
+		if (sched.spare == w)
+			spare_pass_locked(w);
+		rt_unlock(&sched.lock);
+	}
+	__atomic_store_n(&w->polling, 1, __ATOMIC_SEQ_CST);
+	netpoll_block(__atomic_load_n(&w->park.key, __ATOMIC_SEQ_CST) ? 0 : timeout_ns);
+	__atomic_store_n(&w->polling, 0, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) ? WOKE_NOTE : WOKE_TIMEOUT;
+}
+
 /* sched.lock held, w just listed idle: with kernel assist, the first idle
  * worker becomes the spare the module wakes when a worker blocks. */
 static void spare_enter_locked(struct worker *w)
@@ -256,17 +284,23 @@ static void spare_enter_locked(struct worker *w)
 	}
 }
 
-/* sched.lock held, w just taken off the idle list: hand the spare role on. */
-static void spare_leave_locked(struct worker *w)
+/* sched.lock held, w is the spare: hand the role to another idle worker
+ * that sleeps in the module (not w, not one in the netpoller). */
+static void spare_pass_locked(struct worker *w)
 {
 	struct worker *n = sched.widle;
 
-	if (sched.spare != w)
-		return;
-	while (n && !n->kassist_slot)
+	while (n && (n == w || !n->kassist_slot || __atomic_load_n(&n->polling, __ATOMIC_RELAXED)))
 		n = n->link;
 	sched.spare = n;
 	kassist_set_spare(n);
+}
+
+/* sched.lock held, w just taken off the idle list: hand the spare role on. */
+static void spare_leave_locked(struct worker *w)
+{
+	if (sched.spare == w)
+		spare_pass_locked(w);
 }
 
 static void *worker_main(void *arg);
@@ -454,9 +488,16 @@ static void stop_worker(struct worker *w, struct worker *handoff)
 		for (;;) {
 			int64_t left = timed ? next - nanotime() : -1;
 			struct proc *taken;
+			enum worker_woke r;
 
-			enum worker_woke r =
-				worker_sleep_after(w, timed && left < 0 ? 0 : left, handoff);
+			if (timed && left < 0)
+				left = 0;
+			/* One idle worker sleeps in epoll while anyone waits
+			 * for a descriptor (Go's blocking netpoll in findrunnable). */
+			if (!handoff && netpoll_wanted() && netpoll_claim())
+				r = worker_poll(w, left);
+			else
+				r = worker_sleep_after(w, left, handoff);
 
 			handoff = NULL; /* woken once, by the first sleep */
 			if (r != WOKE_TOKEN)
@@ -885,6 +926,13 @@ top:
 	g = find_local(p, inherit);
 	if (g)
 		return g;
+	/* Descriptors that became ready, unless a blocked poller has them:
+	 * what the poll readies lands on our queue. */
+	if (netpoll_wanted() && netpoll() > 0) {
+		g = find_local(p, inherit);
+		if (g)
+			return g;
+	}
 
 	nprocs = __atomic_load_n(&sched.maxprocs, __ATOMIC_RELAXED);
 	if (!w->spinning && 2 * __atomic_load_n(&sched.nspinning, __ATOMIC_SEQ_CST) >=

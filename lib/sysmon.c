@@ -6,6 +6,7 @@
  *  - flags a goroutine that has run for 10 ms without rescheduling, which
  *    then yields at its next runtime call (cooperative preemption);
  *  - runs timers overdue by more than 1 ms (a safety net);
+ *  - polls the netpoller when nobody has for 10 ms;
  *  - prints GORTDEBUG=schedtrace lines;
  *  - scavenges: unmaps cached stacks, drops sync.Pool caches (pool.c).
  * It ticks every 20 us while some proc is in a syscall region, otherwise it
@@ -16,6 +17,7 @@
 #include <sys/prctl.h>
 
 #include "futex.h"
+#include "netpoll.h"
 #include "probes.h"
 #include "runtime.h"
 
@@ -246,6 +248,7 @@ static void *sysmon_main(void *arg)
 		due = retake(now);
 		gfree_scavenge(now);
 		timers_watch(now);
+		netpoll_sysmon(now);
 		pool_scavenge(now);
 		if (config.schedtrace_ms > 0 && now >= next_trace) {
 			if (now > start)

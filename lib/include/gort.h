@@ -803,7 +803,8 @@ void gort_sema_free(gort_sema *s);
  *   when the descriptor is closed with gort_fd_close (now or while waiting);
  *   GORT_EINVAL for a negative fd or bad events; GORT_EPERM when epoll
  *   refuses the descriptor (a regular file); other negative errno values
- *   from epoll_ctl (-EBADF...). From a foreign thread it blocks in poll(2).
+ *   from epoll_ctl (-EBADF...). A foreign thread may wait too (it sleeps
+ *   in the kernel; the runtime's workers poll for it).
  * gort_fd_set_deadline(fd, events, deadline): sets the descriptor's sticky
  *   deadline for the given directions (a mask), as net.Conn's
  *   SetRead/WriteDeadline: it bounds every later wait and the waits in
