@@ -205,7 +205,11 @@ static int httphello_body(int argc, char **argv)
 		fprintf(stderr, "wrk failed: status %d\n%s", rc, out);
 		return 1;
 	}
-	fprintf(stderr, "# wrk output:\n%s", out);
+	fprintf(stderr, "# wrk output:\n");
+	for (char *l = out, *nl; *l; l = nl ? nl + 1 : l + strlen(l)) {
+		nl = strchr(l, '\n');
+		fprintf(stderr, "# %.*s\n", nl ? (int)(nl - l) : (int)strlen(l), l);
+	}
 	bench_diag("server: %lld connections, %lld requests answered, %lld bad",
 		   (long long)s.accepted, (long long)s.requests, (long long)s.bad_requests);
 	if ((v = number_after(out, "Requests/sec:")) >= 0)
