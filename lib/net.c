@@ -74,8 +74,8 @@ struct gort_listener {
  * ADDR"), through *err (or frees it when err is NULL) and gort_errmsg().
  * Takes over the caller's reference to cause. Returns its code.
  */
-static int op_fail(gort_error **err, const char *op, enum net_kind kind, const struct net_addr *local,
-		   const struct net_addr *remote, gort_error *cause)
+static int op_fail(gort_error **err, const char *op, const char *network,
+		   const struct net_addr *local, const struct net_addr *remote, gort_error *cause)
 {
 	char l[NET_ADDR_STRLEN], r[NET_ADDR_STRLEN], text[256];
 	gort_error *e;
@@ -87,9 +87,11 @@ static int op_fail(gort_error **err, const char *op, enum net_kind kind, const s
 	if (remote)
 		net_addr_format(remote, r, sizeof(r));
 	if (l[0] && r[0])
-		e = gort_error_wrap(cause, "%s %s %s->%s", op, net_kind_name(kind), l, r);
+		e = gort_error_wrap(cause, "%s %s %s->%s", op, network, l, r);
+	else if (l[0] || r[0])
+		e = gort_error_wrap(cause, "%s %s %s", op, network, l[0] ? l : r);
 	else
-		e = gort_error_wrap(cause, "%s %s %s", op, net_kind_name(kind), l[0] ? l : r);
+		e = gort_error_wrap(cause, "%s %s", op, network);
 	gort_error_free(cause);
 	gort_error_format(e, text, sizeof(text));
 	set_errmsg("%s", text);
@@ -102,7 +104,7 @@ static int op_fail(gort_error **err, const char *op, enum net_kind kind, const s
 
 static int nfd_fail(gort_error **err, const char *op, const struct netfd *nfd, gort_error *cause)
 {
-	return op_fail(err, op, nfd->kind, &nfd->laddr, &nfd->raddr, cause);
+	return op_fail(err, op, net_kind_name(nfd->kind), &nfd->laddr, &nfd->raddr, cause);
 }
 
 /* The cause for a failed gort_fd_wait (or an operation that found its
@@ -221,13 +223,14 @@ gort_listener *gort_listen(const char *network, const char *address, gort_error 
 
 	clear_err(err);
 	if (kind < 0) {
-		op_fail(err, "listen", NET_TCP, NULL, NULL,
-			gort_error_new(GORT_EINVAL, "unknown network %s", network ? network : "(null)"));
+		network = network ? network : "(null)";
+		op_fail(err, "listen", network, NULL, NULL,
+			gort_error_new(GORT_EINVAL, "unknown network %s", network));
 		return NULL;
 	}
 	e = net_resolve((enum net_kind)kind, address, true, &la);
 	if (e) {
-		op_fail(err, "listen", (enum net_kind)kind, NULL, NULL, e);
+		op_fail(err, "listen", network, NULL, NULL, e);
 		return NULL;
 	}
 	fd = socket(socket_family(&la), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -243,7 +246,7 @@ gort_listener *gort_listen(const char *network, const char *address, gort_error 
 		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	}
 	if (fd < 0) {
-		op_fail(err, "listen", (enum net_kind)kind, &la, NULL, gort_error_errno(errno, "socket"));
+		op_fail(err, "listen", network, &la, NULL, gort_error_errno(errno, "socket"));
 		return NULL;
 	}
 	if (kind != NET_UNIX)
@@ -254,20 +257,20 @@ gort_listener *gort_listen(const char *network, const char *address, gort_error 
 		int errnum = errno;
 
 		close(fd);
-		op_fail(err, "listen", (enum net_kind)kind, &la, NULL, gort_error_errno(errnum, "bind"));
+		op_fail(err, "listen", network, &la, NULL, gort_error_errno(errnum, "bind"));
 		return NULL;
 	}
 	if (listen(fd, NET_LISTEN_BACKLOG) < 0) {
 		int errnum = errno;
 
 		close(fd);
-		op_fail(err, "listen", (enum net_kind)kind, &la, NULL, gort_error_errno(errnum, "listen"));
+		op_fail(err, "listen", network, &la, NULL, gort_error_errno(errnum, "listen"));
 		return NULL;
 	}
 	l = (struct gort_listener *)netfd_new(sizeof(*l), fd, (enum net_kind)kind);
 	if (!l) {
 		close(fd);
-		op_fail(err, "listen", (enum net_kind)kind, &la, NULL, gort_error_oom);
+		op_fail(err, "listen", network, &la, NULL, gort_error_oom);
 		return NULL;
 	}
 	/* The bound address (port 0 becomes the kernel's choice). */
@@ -291,7 +294,7 @@ gort_conn *gort_listener_accept(gort_listener *l, gort_error **err)
 
 	clear_err(err);
 	if (!netfd_acquire(lfd)) {
-		op_fail(err, "accept", lfd->kind, &lfd->laddr, NULL, gort_error_net_closed);
+		op_fail(err, "accept", net_kind_name(lfd->kind), &lfd->laddr, NULL, gort_error_net_closed);
 		return NULL;
 	}
 	gort_mutex_lock(&lfd->rmu);
@@ -310,7 +313,7 @@ gort_conn *gort_listener_accept(gort_listener *l, gort_error **err)
 			int errnum = errno;
 
 			gort_mutex_unlock(&lfd->rmu);
-			op_fail(err, "accept", lfd->kind, &lfd->laddr, NULL,
+			op_fail(err, "accept", net_kind_name(lfd->kind), &lfd->laddr, NULL,
 				gort_error_errno(errnum, "accept4"));
 			netfd_release(lfd);
 			return NULL;
@@ -323,7 +326,7 @@ gort_conn *gort_listener_accept(gort_listener *l, gort_error **err)
 	c = (struct gort_conn *)netfd_new(sizeof(*c), fd, lfd->kind);
 	if (!c) {
 		close(fd);
-		op_fail(err, "accept", lfd->kind, &lfd->laddr, NULL, gort_error_oom);
+		op_fail(err, "accept", net_kind_name(lfd->kind), &lfd->laddr, NULL, gort_error_oom);
 		netfd_release(lfd);
 		return NULL;
 	}
@@ -339,7 +342,7 @@ gort_conn *gort_listener_accept(gort_listener *l, gort_error **err)
 
 wait_failed:
 	gort_mutex_unlock(&lfd->rmu);
-	op_fail(err, "accept", lfd->kind, &lfd->laddr, NULL, wait_cause(lfd, r));
+	op_fail(err, "accept", net_kind_name(lfd->kind), &lfd->laddr, NULL, wait_cause(lfd, r));
 	netfd_release(lfd);
 	return NULL;
 }
@@ -439,8 +442,9 @@ static gort_conn *dial(const char *network, const char *address, gort_ctx *ctx,
 
 	clear_err(err);
 	if (kind < 0) {
-		cause = gort_error_new(GORT_EINVAL, "unknown network %s", network ? network : "(null)");
-		op_fail(err, "dial", NET_TCP, NULL, NULL, cause);
+		network = network ? network : "(null)";
+		cause = gort_error_new(GORT_EINVAL, "unknown network %s", network);
+		op_fail(err, "dial", network, NULL, NULL, cause);
 		GORT_PROBE3(net__dial, -1, address, GORT_EINVAL);
 		return NULL;
 	}
@@ -488,7 +492,7 @@ fail:
 		gort_fd_close(fd); /* it may be registered with the netpoller */
 fail_noaddr:
 	GORT_PROBE3(net__dial, fd, address, gort_error_code(cause));
-	op_fail(err, "dial", (enum net_kind)kind, NULL, ra.len ? &ra : NULL, cause);
+	op_fail(err, "dial", network, NULL, ra.len ? &ra : NULL, cause);
 	return NULL;
 }
 

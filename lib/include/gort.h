@@ -901,9 +901,11 @@ gort_conn *gort_listener_accept(gort_listener *l, gort_error **err);
 int gort_listener_addr(const gort_listener *l, char *buf, size_t size);
 
 /*
- * Closes the listener: a blocked accept returns gort_error_net_closed.
- * Returns 0, or GORT_ECLOSED (with *err = gort_error_net_closed, a static
- * error) when it was already closed.
+ * Closes the listener: a blocked accept returns gort_error_net_closed; the
+ * descriptor is closed (and a unix socket file it created removed) once
+ * the last call in progress has returned. Returns 0, or GORT_ECLOSED with
+ * *err = gort_error_net_closed when already closed (only meaningful while
+ * another call still holds the listener).
  */
 int gort_listener_close(gort_listener *l, gort_error **err);
 
