@@ -643,6 +643,12 @@ static int set_deadlines(gort_conn *c, int events, int64_t deadline)
 	if (events & GORT_FD_WRITE)
 		__atomic_store_n(&nfd->deadline[DIR_WRITE], deadline, __ATOMIC_RELEASE);
 	r = gort_fd_set_deadline(nfd->fd, events, deadline);
+	/* A close that raced with us may have moved the deadlines into the
+	 * past just before we moved them back (the netpoller serializes the
+	 * two): its wake must win, or a woken waiter would wait again, for
+	 * ever, holding its reference. Our reference keeps fd ours. */
+	if (netfd_closing(nfd))
+		gort_fd_set_deadline(nfd->fd, GORT_FD_READ | GORT_FD_WRITE, NET_PAST);
 	netfd_release(nfd);
 	return r;
 }
