@@ -340,7 +340,7 @@ static struct worker *worker_new(struct proc *p, bool spinning)
  * an idle proc, or does nothing when there is none. spinning: the caller has
  * already counted the worker in nspinning.
  */
-static void startm(struct proc *p, bool spinning)
+static void startm_to(struct proc *p, bool spinning, struct worker **defer_wake)
 {
 	struct worker *w;
 
@@ -377,7 +377,15 @@ static void startm(struct proc *p, bool spinning)
 	w->next_proc = p;
 	w->spinning = spinning;
 	__atomic_add_fetch(&sched.n_wakes, 1, __ATOMIC_RELAXED);
-	worker_wake(w);
+	if (defer_wake)
+		*defer_wake = w;
+	else
+		worker_wake(w);
+}
+
+static void startm(struct proc *p, bool spinning)
+{
+	startm_to(p, spinning, NULL);
 }
 
 void startm_proc(struct proc *p)
@@ -399,13 +407,17 @@ void sched_wakep(void)
 	startm(NULL, true);
 }
 
-/* Gives away a proc whose worker cannot run it (Go's handoffp). */
-void handoff_proc(struct proc *p)
+/*
+ * Gives away a proc whose worker cannot run it (Go's handoffp). With
+ * defer_wake, an idle worker that gets the proc is stored there for the
+ * caller to wake (with SWITCH) instead of being woken now.
+ */
+static void handoff_proc_to(struct proc *p, struct worker **defer_wake)
 {
 	int zero = 0;
 
 	if (!runq_empty(p) || __atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
-		startm(p, false);
+		startm_to(p, false, defer_wake);
 		return;
 	}
 	/* Nobody looks for work: let this proc's new worker spin. */
@@ -414,13 +426,13 @@ void handoff_proc(struct proc *p)
 		    0 &&
 	    __atomic_compare_exchange_n(&sched.nspinning, &zero, 1, false, __ATOMIC_SEQ_CST,
 					__ATOMIC_RELAXED)) {
-		startm(p, true);
+		startm_to(p, true, defer_wake);
 		return;
 	}
 	rt_lock(&sched.lock);
 	if (__atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE) > 0) {
 		rt_unlock(&sched.lock);
-		startm(p, false);
+		startm_to(p, false, defer_wake);
 		return;
 	}
 	proc_put_idle_locked(p);
@@ -432,6 +444,11 @@ void handoff_proc(struct proc *p)
 		if (when)
 			timers_wake(when);
 	}
+}
+
+void handoff_proc(struct proc *p)
+{
+	handoff_proc_to(p, NULL);
 }
 
 /* sched.lock held; w is on the idle list. */
@@ -874,14 +891,21 @@ static void start_locked(struct worker *w, struct goroutine *g)
  * runnable again (Go's stoplockedm). */
 static void stop_locked(struct worker *w)
 {
+	struct worker *wake = NULL;
+
 	if (w->proc)
-		handoff_proc(release_proc(w));
-	while (worker_sleep(w, -1) != WOKE_NOTE)
-		;
+		handoff_proc_to(release_proc(w), &wake);
+	/* The worker taking the proc runs on our CPU as we sleep: one
+	 * SWITCH with gort.ko, as in start_locked. */
+	while (worker_sleep_after(w, -1, wake) != WOKE_NOTE)
+		wake = NULL;
 	note_clear(&w->park);
 	acquire_proc(w, w->next_proc);
 	w->next_proc = NULL;
 }
+
+/* How often a spinning worker polls the netpoller. */
+#define SPIN_POLL_NS (5 * 1000)
 
 static struct goroutine *find_runnable(struct worker *w, bool *inherit)
 {
@@ -973,7 +997,7 @@ steal:
 	 * on another CPU; steady streams of work then never pay it.
 	 */
 	if (config.idle_spin_ns > 0) {
-		int64_t now = nanotime();
+		int64_t now = nanotime(), polled = now;
 
 		if (!spin_until)
 			spin_until = now + config.idle_spin_ns;
@@ -985,6 +1009,13 @@ steal:
 				work = sched.allp[i] != p && !runq_empty(sched.allp[i]);
 			if (work)
 				goto steal;
+			/* I/O is work too; a poll is a system call, so not on
+			 * every turn. */
+			if (now - polled >= SPIN_POLL_NS && netpoll_wanted()) {
+				polled = now;
+				if (netpoll() > 0)
+					goto top;
+			}
 			for (int i = 0; i < 10; i++)
 				cpu_relax();
 			now = nanotime();

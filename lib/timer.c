@@ -201,7 +201,10 @@ static bool run_one(struct proc *p, int64_t now)
 	t = th->h[0].t;
 	late = now - t->when;
 	fn = t->fn;
-	__atomic_store_n(&t->running, 1, __ATOMIC_RELAXED);
+	/* A count: a ticker whose function is slower than its period (or
+	 * late, run by sysmon while a worker runs the previous tick) can be
+	 * running on two threads at once. */
+	__atomic_add_fetch(&t->running, 1, __ATOMIC_RELAXED);
 	if (t->period > 0) {
 		/* Ticks missed while nobody ran timers are dropped, as in Go. */
 		t->when += t->period * (1 + (now - t->when) / t->period);
@@ -219,7 +222,7 @@ static bool run_one(struct proc *p, int64_t now)
 	}
 	fn(t, now);
 	/* t may be freed as soon as running is clear (timer_wait_idle). */
-	__atomic_store_n(&t->running, 0, __ATOMIC_RELEASE);
+	__atomic_sub_fetch(&t->running, 1, __ATOMIC_RELEASE);
 	return true;
 }
 

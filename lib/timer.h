@@ -30,10 +30,12 @@ struct timer {
 	struct proc *p;	  /* the proc whose heap holds it, NULL when not queued;
 			   * written under that proc's timer lock */
 	int32_t idx;	  /* index in p's heap */
-	uint32_t running; /* atomic: fn is running (see timer_wait_idle) */
+	uint32_t running; /* atomic: how many runs of fn are in progress
+			   * (see timer_wait_idle) */
 	bool fn_owns;	  /* the runner never touches t once fn is called, so
 			   * fn may free it or wake its stack's owner (who
-			   * then needs no timer_wait_idle); running stays set */
+			   * then needs no timer_wait_idle); running is never
+			   * decremented then */
 };
 
 struct timer_entry {

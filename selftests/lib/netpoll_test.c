@@ -52,6 +52,30 @@ static int count_fds(void)
 	return n;
 }
 
+static int cmp_int64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Wakeup latencies over several rounds: the median must be small (a poller
+ * that is not woken leaves it to sysmon's 10 ms poll, a median near 5 ms),
+ * every round merely bounded (a loaded machine delays single rounds).
+ */
+#define ROUNDS 10
+#define MEDIAN_SLACK ((GORT_TEST_SANITIZED ? 20 : 1) * 2500 * GORT_MICROSECOND * gort_test_slow())
+#define ROUND_SLACK (50 * MS * gort_test_slow())
+
+static void check_latencies(int64_t *late, const char *what, int line)
+{
+	qsort(late, ROUNDS, sizeof(*late), cmp_int64);
+	if (late[ROUNDS / 2] > MEDIAN_SLACK || late[ROUNDS - 1] > ROUND_SLACK)
+		tg_fail(__FILE__, line, "%s: median %lld us, max %lld us", what,
+			(long long)(late[ROUNDS / 2] / 1000), (long long)(late[ROUNDS - 1] / 1000));
+}
+
 /* ---- readiness ---- */
 
 struct writer_arg {
@@ -402,32 +426,30 @@ static int idle_main(int argc, char **argv)
 {
 	int fds[2];
 	pthread_t t;
-	int64_t cpu0, cpu, late;
+	int64_t cpu0, cpu, late[ROUNDS];
 
 	(void)argc;
 	(void)argv;
 	nonblocking_pipe(fds);
-	for (int round = 0; round < 8; round++) {
+	for (int round = 0; round < ROUNDS; round++) {
 		char c;
 
 		/* Delays out of step with sysmon's 10 ms, which would otherwise
 		 * poll just after each write and hide a missing poller. */
-		idle_delay_us = 20000 + round * 7300;
+		idle_delay_us = 20000 + round * 4300;
 		TG_CHECK_EQ(0, pthread_create(&t, NULL, idle_writer, fds));
 		cpu0 = cpu_ns();
 		TG_CHECK_EQ(GORT_FD_READ, gort_fd_wait(fds[0], GORT_FD_READ, GORT_FOREVER));
-		late = gort_now() - T_LOAD(&idle_wrote_at);
+		late[round] = gort_now() - T_LOAD(&idle_wrote_at);
 		cpu = cpu_ns() - cpu0;
 		pthread_join(t, NULL);
 		TG_CHECK_EQ(1, read(fds[0], &c, 1));
-		if (late > SLACK)
-			tg_fail(__FILE__, __LINE__, "woken %lld us after the write",
-				(long long)(late / 1000));
-		/* 20-70 ms of waiting: the worker threads sleep in the kernel. */
+		/* 20-60 ms of waiting: the worker threads sleep in the kernel. */
 		if (cpu > 10 * MS * (GORT_TEST_SANITIZED ? 5 : 1))
 			tg_fail(__FILE__, __LINE__, "the wait used %lld us of CPU",
 				(long long)(cpu / 1000));
 	}
+	check_latencies(late, "woken after the write", __LINE__);
 	gort_fd_close(fds[0]);
 	gort_fd_close(fds[1]);
 	return 0;
@@ -494,13 +516,14 @@ static void af_fire(void *arg)
 static int timer_break_main(int argc, char **argv)
 {
 	int fds[2];
+	int64_t late[ROUNDS];
 
 	(void)argc;
 	(void)argv;
 	nonblocking_pipe(fds);
 	gort_go(forever_reader, fds);
-	for (int i = 0; i < 8; i++) {
-		int64_t when, end, late;
+	for (int i = 0; i < ROUNDS; i++) {
+		int64_t when, end;
 
 		gort_sleep(2 * MS + i * 730 * GORT_MICROSECOND);
 		T_STORE(&af_fired_at, 0);
@@ -509,10 +532,9 @@ static int timer_break_main(int argc, char **argv)
 		end = when + 15 * MS;
 		while (gort_now() < end && !T_LOAD(&af_fired_at))
 			; /* no runtime call: this proc's worker runs no timers */
-		late = (T_LOAD(&af_fired_at) ? T_LOAD(&af_fired_at) : end) - when;
-		if (late > SLACK)
-			tg_fail(__FILE__, __LINE__, "timer %lld us late", (long long)(late / 1000));
+		late[i] = (T_LOAD(&af_fired_at) ? T_LOAD(&af_fired_at) : end) - when;
 	}
+	check_latencies(late, "timer late", __LINE__);
 	gort_fd_close(fds[0]);
 	gort_fd_close(fds[1]);
 	gort_sleep(10 * MS);
