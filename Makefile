@@ -68,7 +68,8 @@ PCFILE := $(OUT)/lib/pkgconfig/gort.pc
 # only what ldd reports.
 TOOL_CFLAGS := $(BASE_CFLAGS) -I$(TOP)/lib/include
 TOOL_LDLIBS := $(LIBA) $(LIB_LDLIBS)
-TOOLS := $(OUT)/tools/gort-demo $(OUT)/tools/gort-bench
+TOOLS := $(OUT)/tools/gort-demo $(OUT)/tools/gort-bench $(OUT)/tools/gort-echo \
+	 $(OUT)/tools/gort-httphello
 # gort-trace (BPF): adds itself to TOOLS when clang/bpftool/libbpf/BTF exist.
 include $(TOP)/tools/gort-trace/gort-trace.mk
 
@@ -133,10 +134,22 @@ $(OUT)/tools/gort-demo: $(wildcard $(TOP)/tools/demo/*.c) $(LIBA)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
 	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS)
 
-$(OUT)/tools/gort-bench: $(wildcard $(TOP)/tools/bench/*.c $(TOP)/tools/bench/*.h) $(LIBA)
+# gort-bench's httphello workload runs gort-httphello's server in-process.
+$(OUT)/tools/gort-bench: $(wildcard $(TOP)/tools/bench/*.c $(TOP)/tools/bench/*.h) \
+		$(TOP)/tools/httphello/http_server.c $(TOP)/tools/httphello/http.h $(LIBA)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
-	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS) -lm
+	$(Q)$(CC) $(TOOL_CFLAGS) -I$(TOP)/tools/httphello -o $@ $(filter %.c,$^) $(TOOL_LDLIBS) -lm
+
+$(OUT)/tools/gort-echo: $(wildcard $(TOP)/tools/echo/*.c $(TOP)/tools/echo/*.h) $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS)
+
+$(OUT)/tools/gort-httphello: $(wildcard $(TOP)/tools/httphello/*.c $(TOP)/tools/httphello/*.h) $(LIBA)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(TOOL_CFLAGS) -o $@ $(filter %.c,$^) $(TOOL_LDLIBS)
 
 # ---- set-up ----
 
@@ -215,8 +228,9 @@ bench-compare: $(OUT)/tools/gort-bench
 	@$(TOP)/tools/bench/compare $(WORKLOADS)
 
 demo: deps
-	$(MAKE) --no-print-directory $(OUT)/tools/gort-demo
+	$(MAKE) --no-print-directory $(OUT)/tools/gort-demo $(OUT)/tools/gort-echo
 	$(OUT)/tools/gort-demo
+	$(OUT)/tools/gort-echo -demo -n 50 -d 3
 
 # ---- install ----
 

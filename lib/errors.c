@@ -47,10 +47,14 @@ const struct gort_error_kind gort_error_kind_system = { .name = "system_error" }
 STATIC_ERROR(canceled_error, GORT_ECANCELED, "context canceled");
 STATIC_ERROR(deadline_error, GORT_ETIMEDOUT, "context deadline exceeded");
 STATIC_ERROR(oom_error, GORT_ENOMEM, "out of memory");
+STATIC_ERROR(io_timeout_error, GORT_ETIMEDOUT, "i/o timeout");
+STATIC_ERROR(net_closed_error, GORT_ECLOSED, "use of closed network connection");
 
 gort_error *const gort_error_canceled = &canceled_error;
 gort_error *const gort_error_deadline_exceeded = &deadline_error;
 gort_error *const gort_error_oom = &oom_error;
+gort_error *const gort_error_io_timeout = &io_timeout_error;
+gort_error *const gort_error_net_closed = &net_closed_error;
 
 /*
  * Allocates an error whose message is fmt formatted with ap (prefix, when
@@ -201,10 +205,24 @@ gort_error *gort_error_unwrap(const gort_error *e)
 
 bool gort_error_is(const gort_error *e, const gort_error *target)
 {
+	/* System errors compare by value (Go's syscall.Errno is a number): the
+	 * same errno from another call site, with another context message, is
+	 * the same error. Every other kind compares by identity. */
+	bool by_value = target && target->kind == &gort_error_kind_system;
+
 	if (e == target)
 		return true;
 	for (; e; e = e->cause)
-		if (e == target)
+		if (e == target ||
+		    (by_value && e->kind == &gort_error_kind_system && e->code == target->code))
+			return true;
+	return false;
+}
+
+bool gort_error_is_errno(const gort_error *e, int errnum)
+{
+	for (; e; e = e->cause)
+		if (e->kind == &gort_error_kind_system && e->code == -errnum)
 			return true;
 	return false;
 }

@@ -37,6 +37,8 @@
 	X(timer__fire)       \
 	X(netpoll__wait)     \
 	X(netpoll__wake)     \
+	X(net__accept)       \
+	X(net__dial)         \
 	X(sched__stats)
 
 #define GORT_PROBE_SEM_DECL(name) extern unsigned short gort_##name##_semaphore;

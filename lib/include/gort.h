@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h> /* ssize_t */
 
 #ifdef __cplusplus
 extern "C" {
@@ -544,8 +545,15 @@ const char *gort_error_msg(const gort_error *e); /* own message, "" for NULL */
 void *gort_error_data(const gort_error *e);	 /* the kind's data */
 const struct gort_error_kind *gort_error_kind(const gort_error *e);
 gort_error *gort_error_unwrap(const gort_error *e); /* borrowed; NULL at the end */
-/* errors.Is: true when target is e or in e's chain (by identity). */
+/* errors.Is: true when target is e or in e's chain (by identity), or when
+ * target is a system error (kind gort_error_kind_system) and e's chain holds
+ * a system error with the same code: system errors are values, as Go's
+ * syscall.Errno is, so gort_error_is(err, gort_error_errno(ECONNREFUSED, NULL))
+ * matches any ECONNREFUSED whatever its context message. */
 bool gort_error_is(const gort_error *e, const gort_error *target);
+/* true when e's chain holds a system error for errnum (errors.Is(err,
+ * syscall.Errno(errnum))), without making a target. */
+bool gort_error_is_errno(const gort_error *e, int errnum);
 /* true when an error in e's chain has this code. */
 bool gort_error_is_code(const gort_error *e, int code);
 /* errors.As: the first error in e's chain of this kind (borrowed), or NULL. */
@@ -560,6 +568,11 @@ extern gort_error *const gort_error_canceled; /* "context canceled", GORT_ECANCE
 extern gort_error
 	*const gort_error_deadline_exceeded; /* "context deadline exceeded", GORT_ETIMEDOUT */
 extern gort_error *const gort_error_oom;     /* "out of memory", GORT_ENOMEM */
+/* Go's os.ErrDeadlineExceeded: a descriptor's deadline passed (network API) */
+extern gort_error *const gort_error_io_timeout; /* "i/o timeout", GORT_ETIMEDOUT */
+/* Go's net.ErrClosed: the connection or listener was closed (network API) */
+extern gort_error
+	*const gort_error_net_closed; /* "use of closed network connection", GORT_ECLOSED */
 
 /* ===================================================================== */
 /* Context                                                               */
@@ -812,7 +825,201 @@ int gort_fd_set_deadline(int fd, int events, int64_t deadline);
 int gort_fd_close(int fd);
 int gort_fd_forget(int fd);
 
-/* (The network API, built on these, follows here.) */
+/* ===================================================================== */
+/* Network                                                               */
+/* ===================================================================== */
+
+/*
+ * A small net package, as Go's net: stream listeners and connections over
+ * TCP (IPv4 and IPv6) and Unix domain sockets, on the netpoller above. A
+ * call that would block parks the calling goroutine (a foreign thread
+ * blocks in poll(2)). Descriptors are non-blocking and close-on-exec;
+ * writes never raise SIGPIPE (MSG_NOSIGNAL).
+ *
+ * Networks and addresses:
+ *   "tcp", "tcp4", "tcp6": "HOST:PORT". HOST is an IPv4 literal
+ *     ("127.0.0.1"), a bracketed IPv6 literal ("[::1]"), "localhost" (tcp
+ *     and tcp4: 127.0.0.1, tcp6: ::1) or empty (listen: every local address,
+ *     dual-stack [::] for "tcp" where IPv6 exists; dial: the local system).
+ *     PORT is a number, 0..65535 (0 when listening: the kernel picks one,
+ *     gort_listener_addr() says which). Names other than localhost are not
+ *     resolved: a resolver would block a thread (GORT_EINVAL, "no resolver").
+ *   "unix": a filesystem path, or "@NAME" for Linux's abstract namespace.
+ *     A listener removes the socket file it created when it is closed.
+ *
+ * Errors, the same for every call that takes a gort_error **err (err may
+ * be NULL): on failure the call returns NULL or a negative code (the
+ * error's code) and stores a new reference to the error in *err, which the
+ * caller frees with gort_error_free(); on success it stores NULL. The
+ * error's text is also gort_errmsg(). Errors read as Go's net.OpError,
+ * "OP NETWORK LOCAL->REMOTE: CAUSE" (e.g. "read tcp
+ * 127.0.0.1:8080->127.0.0.1:40000: i/o timeout", "dial tcp 127.0.0.1:1:
+ * connect: Connection refused"), and their chain holds the cause:
+ *   - a system error (code -errno, "SYSCALL: strerror"): test it with
+ *     gort_error_is_errno(err, ECONNREFUSED), or gort_error_is() against
+ *     any gort_error_errno(ECONNREFUSED, ...) (system errors compare by
+ *     value);
+ *   - gort_error_io_timeout (GORT_ETIMEDOUT) when a deadline passed;
+ *   - gort_error_net_closed (GORT_ECLOSED) when the connection or listener
+ *     is (or gets) closed by gort_conn_close / gort_listener_close;
+ *   - a dial's context error (gort_error_canceled, GORT_ECANCELED, or
+ *     gort_error_deadline_exceeded, GORT_ETIMEDOUT);
+ *   - a basic error with code GORT_EINVAL for a bad network or address, or
+ *     gort_error_oom (GORT_ENOMEM).
+ *
+ * Concurrency: every call is thread-safe. One goroutine may read while
+ * another writes; concurrent reads are serialized, and so are concurrent
+ * writes, so each gort_conn_write's bytes are contiguous in the stream (as
+ * in Go). Closing wakes every call blocked on the connection or listener;
+ * those calls return gort_error_net_closed. After gort_conn_close (or
+ * gort_listener_close) the object must not be used by new calls; the calls
+ * already in progress return, and the last one frees it.
+ */
+typedef struct gort_listener gort_listener;
+typedef struct gort_conn gort_conn;
+
+/*
+ * Listens on network/address (SO_REUSEADDR for TCP, the kernel's maximum
+ * backlog). Returns the listener, or NULL with *err: GORT_EINVAL (bad
+ * network or address), a system error (-EADDRINUSE, -EACCES, -EMFILE...),
+ * GORT_ENOMEM.
+ */
+gort_listener *gort_listen(const char *network, const char *address, gort_error **err);
+
+/*
+ * Waits for the next connection and returns it (TCP_NODELAY on). NULL with
+ * *err on failure: gort_error_net_closed when the listener is closed (now
+ * or while waiting), a system error from accept4 (-EMFILE, -ENFILE,
+ * -ENOBUFS, -ENOMEM: like Go's, such errors are temporary; a server backs
+ * off and retries), GORT_ENOMEM. Connections aborted before they were
+ * accepted are skipped.
+ */
+gort_conn *gort_listener_accept(gort_listener *l, gort_error **err);
+
+/* Formats the listener's address ("127.0.0.1:8080", "[::1]:8080",
+ * "/run/x.sock", "@name") into buf like snprintf: returns the full length. */
+int gort_listener_addr(const gort_listener *l, char *buf, size_t size);
+
+/*
+ * Closes the listener: a blocked accept returns gort_error_net_closed; the
+ * descriptor is closed (and a unix socket file it created removed) once
+ * the last call in progress has returned. Returns 0, or GORT_ECLOSED with
+ * *err = gort_error_net_closed when already closed (only meaningful while
+ * another call still holds the listener).
+ */
+int gort_listener_close(gort_listener *l, gort_error **err);
+
+/*
+ * Connects to address. The connect is non-blocking: the goroutine parks
+ * until it completes, ctx is cancelled or ctx's deadline passes (ctx may be
+ * NULL: no limit). Returns the connection (TCP_NODELAY on), or NULL with
+ * *err: a system error (-ECONNREFUSED, -ENETUNREACH, -ETIMEDOUT from the
+ * kernel, -ENOENT for a missing unix socket...), ctx's error (a context
+ * already done fails at once, as in Go), GORT_EINVAL (bad network or
+ * address), GORT_ENOMEM.
+ */
+gort_conn *gort_dial(const char *network, const char *address, gort_ctx *ctx, gort_error **err);
+
+/* As gort_dial with a limit of timeout ns (<= 0: none); when it passes the
+ * error is gort_error_io_timeout (GORT_ETIMEDOUT), as Go's DialTimeout. */
+gort_conn *gort_dial_timeout(const char *network, const char *address, int64_t timeout,
+			     gort_error **err);
+
+/*
+ * Reads up to len bytes (one recv). Returns the count (> 0), 0 at end of
+ * stream (the peer closed or shut down its side; also for len 0), or a
+ * negative code with *err: gort_error_io_timeout once the read deadline
+ * has passed (even when data is waiting, as in Go), gort_error_net_closed,
+ * a system error (-ECONNRESET...).
+ */
+ssize_t gort_conn_read(gort_conn *c, void *buf, size_t len, gort_error **err);
+
+/*
+ * Reads exactly len bytes (Go's io.ReadFull). Returns len; a smaller count
+ * when the stream ended first (0: before the first byte, Go's io.EOF; more:
+ * Go's io.ErrUnexpectedEOF); or a negative code with *err as
+ * gort_conn_read (the bytes read before the error are consumed).
+ */
+ssize_t gort_conn_read_full(gort_conn *c, void *buf, size_t len, gort_error **err);
+
+/*
+ * Writes all len bytes, parking while the socket buffer is full, until
+ * every byte is written or an error or the write deadline stops it.
+ * Returns len, or a negative code with *err: gort_error_io_timeout,
+ * gort_error_net_closed, a system error (-EPIPE once the peer is gone,
+ * -ECONNRESET...). After a failed write an unknown prefix of buf may have
+ * been sent.
+ */
+ssize_t gort_conn_write(gort_conn *c, const void *buf, size_t len, gort_error **err);
+
+/*
+ * Deadlines, as net.Conn's SetDeadline/SetReadDeadline/SetWriteDeadline:
+ * an instant (gort_now() base) after which reads / writes fail with
+ * gort_error_io_timeout instead of blocking; it also ends calls blocked
+ * now. GORT_FOREVER clears it; a later deadline extends it. Sticky: it
+ * applies to every later call until changed. Returns 0, or GORT_ECLOSED
+ * when the connection is closed.
+ */
+int gort_conn_set_deadline(gort_conn *c, int64_t deadline);
+int gort_conn_set_read_deadline(gort_conn *c, int64_t deadline);
+int gort_conn_set_write_deadline(gort_conn *c, int64_t deadline);
+
+/* TCP_NODELAY (on by default, as in Go). Returns 0, GORT_ECLOSED, or a
+ * negative errno (-EOPNOTSUPP on a unix connection). */
+int gort_conn_set_nodelay(gort_conn *c, bool on);
+
+/*
+ * Half-close: shuts down the writing side (shutdown(SHUT_WR)); the peer
+ * reads end of stream and may still write back. Returns 0, or a negative
+ * code with *err (gort_error_net_closed, a system error).
+ */
+int gort_conn_close_write(gort_conn *c, gort_error **err);
+
+/*
+ * Closes the connection: calls blocked on it return gort_error_net_closed,
+ * the descriptor is closed once the last of them has returned. Returns 0,
+ * or GORT_ECLOSED with *err = gort_error_net_closed when already closed
+ * (only meaningful while another call still holds the connection).
+ */
+int gort_conn_close(gort_conn *c, gort_error **err);
+
+/* The local / remote address formatted into buf like snprintf (returns the
+ * full length): "ip:port", "[ipv6]:port", a unix path, "@name", or "" for
+ * an unnamed unix socket. Fixed at connect/accept time. */
+int gort_conn_local_addr(const gort_conn *c, char *buf, size_t size);
+int gort_conn_remote_addr(const gort_conn *c, char *buf, size_t size);
+
+/* The descriptor, for setsockopt and the like (as Go's SyscallConn). Do
+ * not read, write or close it behind the connection's back. */
+int gort_conn_fd(const gort_conn *c);
+
+/*
+ * A buffered reader over a connection, as Go's bufio.Reader: reads the
+ * connection in chunks of up to size bytes and serves smaller reads from
+ * the buffer. Not thread-safe (one reader goroutine at a time).
+ * gort_bufreader_new(c, size): size 0 means 4096; NULL with gort_errmsg()
+ *   when out of memory (GORT_ENOMEM). The reader does not own c.
+ * gort_bufreader_read: as gort_conn_read, from the buffer when it holds
+ *   data (a read larger than the buffer on an empty buffer goes straight
+ *   to the connection).
+ * gort_bufreader_read_full: as gort_conn_read_full.
+ * gort_bufreader_read_slice(r, delim, &p): as bufio.Reader.ReadSlice:
+ *   sets *p to the bytes up to and including the next delim and returns
+ *   their count; *p points into the buffer and is valid until the next
+ *   call on r. When the buffer is full without a delim, it returns the
+ *   whole buffer (the last byte is then not delim: a prefix of a longer
+ *   line; the next call continues it); at end of stream it returns what
+ *   is left (without delim), then 0. Negative code with *err on errors.
+ * gort_bufreader_buffered: the bytes buffered and not yet consumed.
+ * gort_bufreader_free: frees the reader (not the connection); NULL ignored.
+ */
+typedef struct gort_bufreader gort_bufreader;
+gort_bufreader *gort_bufreader_new(gort_conn *c, size_t size);
+ssize_t gort_bufreader_read(gort_bufreader *r, void *buf, size_t len, gort_error **err);
+ssize_t gort_bufreader_read_full(gort_bufreader *r, void *buf, size_t len, gort_error **err);
+ssize_t gort_bufreader_read_slice(gort_bufreader *r, int delim, const char **p, gort_error **err);
+size_t gort_bufreader_buffered(const gort_bufreader *r);
+void gort_bufreader_free(gort_bufreader *r);
 
 #pragma GCC visibility pop
 

@@ -42,6 +42,8 @@ int chanbuf_main(int argc, char **argv);
 int select_main(int argc, char **argv);
 int timers_main(int argc, char **argv);
 int mutex_main(int argc, char **argv);
+int tcpecho_main(int argc, char **argv);
+int httphello_main(int argc, char **argv);
 
 /* ---- output ---- */
 

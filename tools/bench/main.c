@@ -33,6 +33,11 @@ static const struct bench_workload workloads[] = {
 	  "SafeCounter (mutex around a 1000-key map), RWMutex 90% reads, bare mutex; 1/2/64 "
 	  "goroutines on 2 Ps",
 	  mutex_main },
+	{ "tcpecho",
+	  "100 connections x 64-byte round trips for 10 s: in-process, or server/client modes",
+	  tcpecho_main },
+	{ "httphello", "HTTP/1.1 hello world under wrk -t1 -c100 -d10s (gort-httphello's server)",
+	  httphello_main },
 };
 #define NWORKLOADS ((int)(sizeof(workloads) / sizeof(workloads[0])))
 
