@@ -464,7 +464,7 @@ static int poll_events(int epfd, struct epoll_event *evs, int64_t timeout_ns)
 	return epoll_wait(epfd, evs, EVENTS_PER_POLL, (int)((timeout_ns + 999999) / 1000000));
 }
 
-static int poll_once(int64_t timeout_ns, bool claimed)
+static int poll_once(int64_t timeout_ns, bool claimed, void (*before_wake)(void *), void *arg)
 {
 	struct epoll_event evs[EVENTS_PER_POLL];
 	int epfd = __atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE), n, readied = 0;
@@ -509,6 +509,10 @@ static int poll_once(int64_t timeout_ns, bool claimed)
 			}
 		}
 		rt_unlock(&pd->lock);
+		if (wake && before_wake) {
+			before_wake(arg);
+			before_wake = NULL;
+		}
 		readied += pw_wake_all(wake, fd);
 	}
 	return readied;
@@ -518,12 +522,12 @@ int netpoll(void)
 {
 	if (__atomic_load_n(&np.epfd, __ATOMIC_ACQUIRE) <= 0)
 		return 0;
-	return poll_once(0, false);
+	return poll_once(0, false, NULL, NULL);
 }
 
-int netpoll_block(int64_t timeout_ns)
+int netpoll_block(int64_t timeout_ns, void (*before_wake)(void *), void *arg)
 {
-	return poll_once(timeout_ns, true);
+	return poll_once(timeout_ns, true, before_wake, arg);
 }
 
 void netpoll_sysmon(int64_t now)

@@ -27,8 +27,10 @@ int netpoll(void);
 bool netpoll_claim(void);
 
 /* The claimed poll: blocks until an event, netpoll_break() or timeout_ns
- * (< 0: none), then gives up the claim. Returns how many it readied. */
-int netpoll_block(int64_t timeout_ns);
+ * (< 0: none), then gives up the claim. Calls before_wake(arg) (if not
+ * NULL) once before it readies the first waiter: the poller's chance to
+ * take a proc for them. Returns how many it readied. */
+int netpoll_block(int64_t timeout_ns, void (*before_wake)(void *), void *arg);
 
 /* Interrupts a blocking poll in progress (or the next one). Async-safe. */
 void netpoll_break(void);

@@ -185,7 +185,8 @@ void proc_put_idle(struct proc *p)
 enum worker_woke {
 	WOKE_NOTE,
 	WOKE_TIMEOUT,
-	WOKE_TOKEN
+	WOKE_TOKEN,
+	WOKE_PROC /* the netpoller's sleeper took an idle proc (worker_poll) */
 };
 
 static void worker_wake(struct worker *w)
@@ -251,13 +252,45 @@ static enum worker_woke worker_sleep_after(struct worker *w, int64_t timeout_ns,
 }
 
 static void spare_pass_locked(struct worker *w);
+static void widle_remove_locked(struct worker *w);
+
+/*
+ * netpoll_block's callback, before it readies anyone: like Go's findrunnable
+ * after its blocking netpoll, the poller takes an idle proc, so that what it
+ * readies goes on that proc's queue and the first goroutine runs on this
+ * thread at once, instead of waiting for another worker to be woken. Without
+ * an idle proc (or when startm has already handed us one) they go to the
+ * global queue.
+ */
+static void poller_take_proc(void *arg)
+{
+	struct worker *w = arg;
+	struct proc *p = NULL;
+
+	rt_lock(&sched.lock);
+	if (w->idle && !__atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE)) {
+		p = proc_get_idle_locked();
+		if (p) {
+			widle_remove_locked(w);
+			if (sched.timer_sleeper == w) {
+				sched.timer_sleeper = NULL;
+				__atomic_store_n(&sched.timer_sleep_until, INT64_MAX,
+						 __ATOMIC_SEQ_CST);
+			}
+		}
+	}
+	rt_unlock(&sched.lock);
+	if (p)
+		acquire_proc(w, p);
+}
 
 /*
  * Sleeps in the netpoller instead of on the note (the caller holds the
  * poller's claim), as worker_sleep does otherwise: until an event, the
- * timeout (< 0: none) or worker_wake. What the poll readies goes to the
- * global queue (we hold no proc) and wakes procs; WOKE_TIMEOUT then sends
- * us to look for an idle proc as well.
+ * timeout (< 0: none) or worker_wake. Returns WOKE_PROC when it took an
+ * idle proc for what it readied (poller_take_proc); else what it readied
+ * went to the global queue, and WOKE_TIMEOUT sends us to look for an idle
+ * proc as well.
  */
 static enum worker_woke worker_poll(struct worker *w, int64_t timeout_ns)
 {
@@ -269,8 +302,11 @@ static enum worker_woke worker_poll(struct worker *w, int64_t timeout_ns)
 		rt_unlock(&sched.lock);
 	}
 	__atomic_store_n(&w->polling, 1, __ATOMIC_SEQ_CST);
-	netpoll_block(__atomic_load_n(&w->park.key, __ATOMIC_SEQ_CST) ? 0 : timeout_ns);
+	netpoll_block(__atomic_load_n(&w->park.key, __ATOMIC_SEQ_CST) ? 0 : timeout_ns,
+		      poller_take_proc, w);
 	__atomic_store_n(&w->polling, 0, __ATOMIC_SEQ_CST);
+	if (w->proc)
+		return WOKE_PROC;
 	return __atomic_load_n(&w->park.key, __ATOMIC_ACQUIRE) ? WOKE_NOTE : WOKE_TIMEOUT;
 }
 
@@ -515,6 +551,10 @@ static void stop_worker(struct worker *w, struct worker *handoff)
 				r = worker_poll(w, left);
 			else
 				r = worker_sleep_after(w, left, handoff);
+			if (r == WOKE_PROC) {
+				GORT_PROBE1(worker__unpark, w->id);
+				return;
+			}
 
 			handoff = NULL; /* woken once, by the first sleep */
 			if (r != WOKE_TOKEN)
