@@ -421,6 +421,11 @@ bool netpoll_wanted(void)
 	       !__atomic_load_n(&np.blocked, __ATOMIC_SEQ_CST);
 }
 
+bool netpoll_has_waiters(void)
+{
+	return __atomic_load_n(&np.nwaiters, __ATOMIC_RELAXED) > 0;
+}
+
 bool netpoll_claim(void)
 {
 	uint32_t zero = 0;

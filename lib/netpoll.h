@@ -19,6 +19,9 @@
  * may find work. One atomic load when the netpoller is unused. */
 bool netpoll_wanted(void);
 
+/* Somebody waits for a descriptor (one atomic load). */
+bool netpoll_has_waiters(void);
+
 /* Polls once without blocking. Returns how many waiters it readied. */
 int netpoll(void);
 
