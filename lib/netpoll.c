@@ -223,7 +223,10 @@ static int pw_wake_all(struct poll_waiter *pw, int fd)
 		struct poll_waiter *next = pw->next;
 
 		GORT_PROBE2(netpoll__wake, fd, pw->wt.result);
-		waiter_wake(&pw->wt);
+		if (pw->wt.g)
+			goroutine_ready_fifo(pw->wt.g);
+		else
+			waiter_wake(&pw->wt);
 		pw = next;
 		n++;
 	}

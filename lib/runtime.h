@@ -285,6 +285,11 @@ void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg);
  * is a goroutine (Go's goready), else the global queue; wakes an idle proc. */
 void goroutine_ready(struct goroutine *g);
 
+/* As goroutine_ready, at the tail of the run queue, not in runnext: for a
+ * batch readied at once (the netpoller's), which then runs in order (Go's
+ * injectglist). */
+void goroutine_ready_fifo(struct goroutine *g);
+
 /* Safe point: stop for the world, or yield when sysmon asked us to. The
  * check is inline (it runs on every channel operation); the work is not. */
 void sched_safe_point_slow(struct worker *w);

@@ -856,7 +856,7 @@ void goroutine_park(enum wait_reason reason, void (*unlock)(void *), void *arg)
 	g->wait_reason = WAIT_NONE;
 }
 
-void goroutine_ready(struct goroutine *g)
+static void ready(struct goroutine *g, bool next)
 {
 	uint32_t st = G_WAITING;
 	struct worker *w;
@@ -868,10 +868,20 @@ void goroutine_ready(struct goroutine *g)
 	GORT_PROBE1(goroutine__ready, g->id);
 	w = this_worker();
 	if (w && w->proc)
-		runq_put(w->proc, g, true);
+		runq_put(w->proc, g, next);
 	else
 		global_runq_put(g);
 	sched_wakep();
+}
+
+void goroutine_ready(struct goroutine *g)
+{
+	ready(g, true);
+}
+
+void goroutine_ready_fifo(struct goroutine *g)
+{
+	ready(g, false);
 }
 
 void gort_yield(void)
