@@ -155,7 +155,7 @@ ssize_t gort_bufreader_read_slice(gort_bufreader *br, int delim, const char **p,
 			goto slice;
 		}
 		continue;
-slice:
+	slice:
 		*p = br->buf + br->r;
 		br->r += n;
 		return (ssize_t)n;

@@ -46,12 +46,15 @@
 /* An instant in the past: moving a deadline there wakes a waiter at once. */
 #define NET_PAST 1
 
-enum { DIR_READ, DIR_WRITE };
+enum {
+	DIR_READ,
+	DIR_WRITE
+};
 
 struct netfd {
 	int fd;
 	enum net_kind kind;
-	uint32_t state;	     /* atomic: NETFD_CLOSING | operations in progress */
+	uint32_t state;	      /* atomic: NETFD_CLOSING | operations in progress */
 	bool unlink_on_close; /* a unix listener that created its socket file */
 	int64_t deadline[2];  /* atomic: read, write; GORT_FOREVER = none */
 	gort_mutex rmu;	      /* serializes reads and accepts */
@@ -294,7 +297,8 @@ gort_conn *gort_listener_accept(gort_listener *l, gort_error **err)
 
 	clear_err(err);
 	if (!netfd_acquire(lfd)) {
-		op_fail(err, "accept", net_kind_name(lfd->kind), &lfd->laddr, NULL, gort_error_net_closed);
+		op_fail(err, "accept", net_kind_name(lfd->kind), &lfd->laddr, NULL,
+			gort_error_net_closed);
 		return NULL;
 	}
 	gort_mutex_lock(&lfd->rmu);
@@ -397,9 +401,9 @@ static gort_error *dial_wait(int fd, gort_ctx *ctx, int64_t deadline)
 			if (gort_ctx_err(ctx))
 				cause = gort_ctx_err(ctx);
 			else if (r == GORT_ETIMEDOUT)
-				cause = gort_ctx_deadline(ctx) <= gort_now() ?
-						gort_error_deadline_exceeded :
-						gort_error_io_timeout;
+				cause = gort_ctx_deadline(ctx) <= gort_now()
+						? gort_error_deadline_exceeded
+						: gort_error_io_timeout;
 			else if (r == GORT_ECLOSED)
 				cause = gort_error_net_closed;
 			else
@@ -432,8 +436,8 @@ static gort_error *dial_wait(int fd, gort_ctx *ctx, int64_t deadline)
 	return cause;
 }
 
-static gort_conn *dial(const char *network, const char *address, gort_ctx *ctx,
-		       int64_t deadline, gort_error **err)
+static gort_conn *dial(const char *network, const char *address, gort_ctx *ctx, int64_t deadline,
+		       gort_error **err)
 {
 	int kind = net_parse_network(network), fd = -1;
 	struct net_addr ra;
@@ -504,8 +508,7 @@ gort_conn *gort_dial(const char *network, const char *address, gort_ctx *ctx, go
 gort_conn *gort_dial_timeout(const char *network, const char *address, int64_t timeout,
 			     gort_error **err)
 {
-	return dial(network, address, NULL, timeout > 0 ? gort_now() + timeout : GORT_FOREVER,
-		    err);
+	return dial(network, address, NULL, timeout > 0 ? gort_now() + timeout : GORT_FOREVER, err);
 }
 
 /* ---- read and write ---- */

@@ -46,8 +46,9 @@ static gort_error *resolve_unix(const char *address, struct net_addr *out)
 		return gort_error_new(GORT_EINVAL, "address \"\": missing unix socket path");
 	/* sun_path holds a path and its NUL, or '\0' and an abstract name. */
 	if (n >= sizeof(out->u.un.sun_path))
-		return gort_error_new(GORT_EINVAL, "address %s: unix socket path too long (%zu > %zu)",
-				      address, n, sizeof(out->u.un.sun_path) - 1);
+		return gort_error_new(GORT_EINVAL,
+				      "address %s: unix socket path too long (%zu > %zu)", address,
+				      n, sizeof(out->u.un.sun_path) - 1);
 	out->u.un.sun_family = AF_UNIX;
 	if (address[0] == '@') {
 		/* Linux's abstract namespace: no file, no NUL; the length
@@ -64,8 +65,7 @@ static gort_error *resolve_unix(const char *address, struct net_addr *out)
 
 /* Splits "host:port", "[v6]:port", ":port" into host (brackets removed)
  * and port, as Go's net.SplitHostPort. */
-static gort_error *split_host_port(const char *address, char *host, size_t hostsize,
-				   unsigned *port)
+static gort_error *split_host_port(const char *address, char *host, size_t hostsize, unsigned *port)
 {
 	const char *colon = strrchr(address, ':'), *h = address, *hend, *p;
 	unsigned long v = 0;
@@ -77,8 +77,8 @@ static gort_error *split_host_port(const char *address, char *host, size_t hosts
 		const char *close = strchr(address, ']');
 
 		if (!close || close + 1 != colon)
-			return gort_error_new(GORT_EINVAL, "address %s: missing ']' before the port",
-					      address);
+			return gort_error_new(GORT_EINVAL,
+					      "address %s: missing ']' before the port", address);
 		h = address + 1;
 		hend = close;
 	} else if (memchr(address, ':', (size_t)(colon - address))) {

@@ -49,7 +49,7 @@ struct poll_waiter {
 	struct waiter wt; /* wt.result: the event, GORT_ETIMEDOUT, GORT_ECLOSED, PW_RETRY */
 	struct poll_waiter *next;
 	struct poll_desc *pd;
-	int dir; /* 0 read, 1 write */
+	int dir;     /* 0 read, 1 write */
 	bool queued; /* on pd's list (pd->lock) */
 	bool armed;
 	bool timer_woke;     /* the deadline timer took it off the list */

@@ -795,16 +795,17 @@ void gort_sema_free(gort_sema *s);
  *
  * gort_fd_wait(fd, events, deadline): events is GORT_FD_READ or
  *   GORT_FD_WRITE (one direction per call; several goroutines may wait on
- *   the same descriptor: an edge wakes them all to retry). Returns GORT_FD_READ/GORT_FD_WRITE when the descriptor
- *   may be ready (retry the operation: readiness can be spurious), including
- *   on hang-up and error (the operation reports them); GORT_ETIMEDOUT when
- *   deadline (a gort_now() instant, GORT_FOREVER for none) or the
- *   descriptor's own deadline for that direction passes first; GORT_ECLOSED
- *   when the descriptor is closed with gort_fd_close (now or while waiting);
- *   GORT_EINVAL for a negative fd or bad events; GORT_EPERM when epoll
- *   refuses the descriptor (a regular file); other negative errno values
- *   from epoll_ctl (-EBADF...). A foreign thread may wait too (it sleeps
- *   in the kernel; the runtime's workers poll for it).
+ *   the same descriptor: an edge wakes them all to retry). Returns
+ *   GORT_FD_READ/GORT_FD_WRITE when the descriptor may be ready (retry the
+ *   operation: readiness can be spurious), including on hang-up and error
+ *   (the operation reports them); GORT_ETIMEDOUT when deadline (a gort_now()
+ *   instant, GORT_FOREVER for none) or the descriptor's own deadline for
+ *   that direction passes first; GORT_ECLOSED when the descriptor is closed
+ *   with gort_fd_close (now or while waiting); GORT_EINVAL for a negative fd
+ *   or bad events; GORT_EPERM when epoll refuses the descriptor (a regular
+ *   file); other negative errno values from epoll_ctl (-EBADF...). A foreign
+ *   thread may wait too (it sleeps in the kernel; the runtime's workers poll
+ *   for it).
  * gort_fd_set_deadline(fd, events, deadline): sets the descriptor's sticky
  *   deadline for the given directions (a mask), as net.Conn's
  *   SetRead/WriteDeadline: it bounds every later wait and the waits in

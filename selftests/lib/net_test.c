@@ -136,13 +136,13 @@ static bool wait_parked(int64_t id)
  * worker keeps running other goroutines) until it holds or timeout_ms
  * passes; evaluates to cond's last value.
  */
-#define G_WAIT_UNTIL(cond, timeout_ms)                                           \
-	__extension__({                                                          \
-		int64_t deadline_ = gort_now() + (int64_t)(timeout_ms)*MS;       \
-		bool ok_;                                                        \
-		while (!(ok_ = (cond)) && gort_now() < deadline_)                \
-			gort_sleep(MS);                                          \
-		ok_;                                                             \
+#define G_WAIT_UNTIL(cond, timeout_ms)                                     \
+	__extension__({                                                    \
+		int64_t deadline_ = gort_now() + (int64_t)(timeout_ms)*MS; \
+		bool ok_;                                                  \
+		while (!(ok_ = (cond)) && gort_now() < deadline_)          \
+			gort_sleep(MS);                                    \
+		ok_;                                                       \
 	})
 
 /* Makes the netpoller create its own descriptors (on its first wait), so
@@ -170,12 +170,12 @@ static const char *abstract_name(const char *what)
 }
 
 /* Records err's text as the failure, frees it. */
-#define TG_FAIL_ERR(what, err)                                                      \
-	do {                                                                        \
-		char *s_ = gort_error_string(err);                                  \
+#define TG_FAIL_ERR(what, err)                                                    \
+	do {                                                                      \
+		char *s_ = gort_error_string(err);                                \
 		tg_fail(__FILE__, __LINE__, "%s: %s", (what), s_ ? s_ : "(oom)"); \
-		free(s_);                                                           \
-		gort_error_free(err);                                               \
+		free(s_);                                                         \
+		gort_error_free(err);                                             \
 	} while (0)
 
 /* A connected pair over l: client dialled, server accepted. */
@@ -625,7 +625,7 @@ TEST_F_TIMEOUT(slow, ten_thousand_idle_connections_parked_in_reads, 240)
 	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
 	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)n + 100)
 		SKIP(return, "RLIMIT_NOFILE hard limit %llu is below %d + 100 descriptors",
-		     (unsigned long long)rl.rlim_max, n);
+			   (unsigned long long)rl.rlim_max, n);
 	rl.rlim_cur = rl.rlim_max;
 	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
 
@@ -848,11 +848,11 @@ TEST(dial_to_a_closed_port_is_connection_refused)
 }
 
 struct hang {
-	int lfd;	   /* a listening socket with backlog 0, never accepting */
+	int lfd; /* a listening socket with backlog 0, never accepting */
 	char addr[64];
 	gort_conn *filler[8]; /* connections that filled its queue */
 	int nfill;
-	bool hangs;	   /* a connect to addr stays in progress */
+	bool hangs; /* a connect to addr stays in progress */
 };
 
 /* Makes h->addr an address whose connects hang: a full accept queue makes
@@ -1255,8 +1255,7 @@ static void bulk_reader(void *arg)
 
 	for (;;) {
 		ssize_t n = gort_conn_read(b->conn, b->buf + b->got,
-					   b->len - b->got < chunk ? b->len - b->got : chunk,
-					   NULL);
+					   b->len - b->got < chunk ? b->len - b->got : chunk, NULL);
 
 		if (n <= 0)
 			break;
@@ -1333,8 +1332,8 @@ static int v6_unix_main(int argc, char **argv)
 	(void)argv;
 	/* IPv6 loopback, when the machine has it. */
 	l = gort_listen("tcp6", "[::1]:0", &err);
-	if (!l && (gort_error_is_errno(err, EADDRNOTAVAIL) ||
-		   gort_error_is_errno(err, EAFNOSUPPORT))) {
+	if (!l &&
+	    (gort_error_is_errno(err, EADDRNOTAVAIL) || gort_error_is_errno(err, EAFNOSUPPORT))) {
 		gort_error_free(err);
 	} else if (!l) {
 		TG_FAIL_ERR("listen tcp6", err);
@@ -1694,7 +1693,8 @@ static int garbage_main(int argc, char **argv)
 	TG_CHECK(strncmp(resp, "HTTP/1.1 431 ", 13) == 0);
 	TG_CHECK(exchange(haddr, CHUNKED_REQ, sizeof(CHUNKED_REQ) - 1, resp, 1 << 16, false) >= 0);
 	TG_CHECK(strncmp(resp, "HTTP/1.1 501 ", 13) == 0);
-	TG_CHECK(exchange(haddr, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, resp, 1 << 16, false) >= 0);
+	TG_CHECK(exchange(haddr, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24, resp, 1 << 16, false) >=
+		 0);
 	TG_CHECK(strncmp(resp, "HTTP/1.1 505 ", 13) == 0);
 	TG_CHECK(exchange(haddr, "GET / HTTP/1.1\r\n\r\n", 18, resp, 1 << 16, false) >= 0);
 	TG_CHECK(strncmp(resp, "HTTP/1.1 400 ", 13) == 0); /* no Host */
@@ -1706,7 +1706,8 @@ static int garbage_main(int argc, char **argv)
 
 		for (int i = 0; i < 9; i++)
 			strcat(req, "GET /p HTTP/1.1\r\nHost: t\r\n\r\n");
-		strcat(req, "POST /q HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbodyHEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+		strcat(req, "POST /q HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbodyHEAD / "
+			    "HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
 		TG_CHECK(exchange(haddr, req, strlen(req), resp, 1 << 16, false) > 0);
 		TG_CHECK_EQ(11, count_substr(resp, ok_head));
 		TG_CHECK_EQ(10, count_substr(resp, "\r\n\r\nHello, World!"));

@@ -645,7 +645,8 @@ TEST(a_ring_of_1000_goroutines_passes_every_message)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		if (rl.rlim_cur < 2 * RING_N + 64)
-			SKIP(return, "RLIMIT_NOFILE hard limit %lu is too low", (unsigned long)rl.rlim_max);
+			SKIP(return, "RLIMIT_NOFILE hard limit %lu is too low",
+				   (unsigned long)rl.rlim_max);
 	}
 	ASSERT_EQ(0, gort_main(ring_main, 0, NULL));
 	ASSERT_NO_TG_FAILURES();

@@ -88,7 +88,8 @@ static int run_wrk(const char *args, const char *url, char *out, size_t size)
 	pid_t pid;
 
 	argv[argc++] = "wrk";
-	for (char *t = strtok_r(copy, " \t", &save); t && argc < 62; t = strtok_r(NULL, " \t", &save))
+	for (char *t = strtok_r(copy, " \t", &save); t && argc < 62;
+	     t = strtok_r(NULL, " \t", &save))
 		argv[argc++] = t;
 	argv[argc++] = (char *)url;
 	argv[argc] = NULL;
@@ -237,7 +238,8 @@ int httphello_main(int argc, char **argv)
 	static const struct bench_flag flags[] = {
 		{ "mode", BF_STR, &mode_arg, "bench | server (default bench)" },
 		{ "addr", BF_STR, &addr_arg, "listen address (default 127.0.0.1:0)" },
-		{ "lifetime", BF_DUR, &life_arg, "server mode: exit after this long (default 60s)" },
+		{ "lifetime", BF_DUR, &life_arg,
+		  "server mode: exit after this long (default 60s)" },
 		{ "wrk", BF_STR, &wrk_arg,
 		  "wrk arguments, bench mode (default \"-t1 -c100 -d10s --latency\")" },
 	};

@@ -203,7 +203,8 @@ int tcpecho_main(int argc, char **argv)
 		{ "addr", BF_STR, &addr_arg, "listen / connect address (default 127.0.0.1:0)" },
 		{ "c", BF_INT, &nconn_arg, "connections (default 100)" },
 		{ "d", BF_DUR, &dur_arg, "client duration (default 10s)" },
-		{ "lifetime", BF_DUR, &life_arg, "server-only mode: exit after this long (default 60s)" },
+		{ "lifetime", BF_DUR, &life_arg,
+		  "server-only mode: exit after this long (default 60s)" },
 	};
 
 	bench_parse_flags(argc, argv, flags, 5);

@@ -220,8 +220,9 @@ int main(int argc, char **argv)
 			seconds = atof(v);
 			i++;
 		} else {
-			fprintf(stderr, "usage: gort-echo [-l ADDR] | -c ADDR [-n CONNS] [-d SECS] | "
-					"-demo [-n CONNS] [-d SECS]\n");
+			fprintf(stderr,
+				"usage: gort-echo [-l ADDR] | -c ADDR [-n CONNS] [-d SECS] | "
+				"-demo [-n CONNS] [-d SECS]\n");
 			return 2;
 		}
 	}
