@@ -291,7 +291,11 @@ static int rendezvous_main(int argc, char **argv)
 	(void)argv;
 	gort_wg_add(&r.wg, 1);
 	gort_go(rv_sender, &r);
-	gort_sleep(GORT_MILLISECOND); /* the sender blocks: nobody receives */
+	/* Once the sender has started (which under emulation can take more
+	 * than a millisecond), it stays blocked: nobody receives. */
+	for (int i = 0; i < 10000 && T_LOAD(&r.nlog) == 0; i++)
+		gort_sleep(GORT_MILLISECOND);
+	gort_sleep(GORT_MILLISECOND);
 	TG_CHECK_EQ(1, T_LOAD(&r.nlog));
 	TG_CHECK(gort_recv(r.c, &v));
 	rv_log(&r, 2);
