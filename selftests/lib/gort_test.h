@@ -256,4 +256,29 @@ static inline long test_rss_bytes(void)
 	return rss < 0 ? -1 : rss * sysconf(_SC_PAGESIZE);
 }
 
+/* The state (GORT_GSTATE_*) of goroutine id, read with the world stopped
+ * (from a goroutine or a foreign thread); 0 when it is gone. */
+struct test_find_g {
+	int64_t id;
+	int state;
+};
+
+static inline void test_find_g_cb(const struct gort_goroutine_view *v, void *arg)
+{
+	struct test_find_g *f = arg;
+
+	if (v->id == f->id)
+		f->state = v->state;
+}
+
+static inline int test_goroutine_state(int64_t id)
+{
+	struct test_find_g f = { .id = id };
+
+	gort_stop_the_world("test_goroutine_state");
+	gort_for_each_goroutine(test_find_g_cb, &f);
+	gort_start_the_world();
+	return f.state;
+}
+
 #endif

@@ -95,36 +95,12 @@ static int64_t count_waiting(void)
 	return n;
 }
 
-/* The state of goroutine id (0 when gone), with the world stopped. */
-struct find_g {
-	int64_t id;
-	int state;
-};
-
-static void find_g_cb(const struct gort_goroutine_view *v, void *arg)
-{
-	struct find_g *f = arg;
-
-	if (v->id == f->id)
-		f->state = v->state;
-}
-
-static int g_state(int64_t id)
-{
-	struct find_g f = { .id = id };
-
-	gort_stop_the_world("net_test");
-	gort_for_each_goroutine(find_g_cb, &f);
-	gort_start_the_world();
-	return f.state;
-}
-
 /* From a goroutine: waits (sleeping 1 ms at a time) until goroutine id is
  * parked; false after 10 s. */
 static bool wait_parked(int64_t id)
 {
 	for (int i = 0; i < 10000; i++) {
-		if (g_state(id) == GORT_GSTATE_WAITING)
+		if (test_goroutine_state(id) == GORT_GSTATE_WAITING)
 			return true;
 		gort_sleep(MS);
 	}

@@ -48,37 +48,13 @@ TEST(arguments_and_try_acquire)
 	EXPECT_NO_LEAKS();
 }
 
-/* The state of goroutine id, read with the world stopped; 0 when gone. */
-struct find_g {
-	int64_t id;
-	int state;
-};
-
-static void find_g_cb(const struct gort_goroutine_view *v, void *arg)
-{
-	struct find_g *f = arg;
-
-	if (v->id == f->id)
-		f->state = v->state;
-}
-
-static int g_state(int64_t id)
-{
-	struct find_g f = { .id = id };
-
-	gort_stop_the_world("sema_test");
-	gort_for_each_goroutine(find_g_cb, &f);
-	gort_start_the_world();
-	return f.state;
-}
-
 /* Starts fn(arg) and waits until it has parked (in an acquire: queued).
  * Returns false when it did not within 10 s. */
 static bool go_until_parked(void (*fn)(void *), void *arg)
 {
 	int64_t id = gort_go(fn, arg);
 
-	return id > 0 && TEST_WAIT_UNTIL(g_state(id) == GORT_GSTATE_WAITING, 10000);
+	return id > 0 && TEST_WAIT_UNTIL(test_goroutine_state(id) == GORT_GSTATE_WAITING, 10000);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -165,7 +141,8 @@ TEST(fifo_order_of_equal_requests)
 		ASSERT_GT(id, 0);
 		/* It parks only in the acquire: then it is queued, before the
 		 * next one starts. */
-		ASSERT_TRUE(TEST_WAIT_UNTIL(g_state(id) == GORT_GSTATE_WAITING, 10000));
+		ASSERT_TRUE(
+			TEST_WAIT_UNTIL(test_goroutine_state(id) == GORT_GSTATE_WAITING, 10000));
 	}
 	for (int i = 0; i < N; i++) {
 		ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&norder) == i, 10000));

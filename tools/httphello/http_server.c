@@ -45,9 +45,9 @@ struct http_conn {
 
 /* What parsing a request head decided. */
 struct http_request {
-	int status;	/* 200, or the error status to answer before closing */
+	int status; /* 200, or the error status to answer before closing */
 	bool keep_alive;
-	bool head;	/* HEAD: no body in the answer */
+	bool head; /* HEAD: no body in the answer */
 	bool http10;
 	int64_t content_length;
 };
