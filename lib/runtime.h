@@ -198,7 +198,8 @@ struct sched {
 	int nworkers;  /* atomic */
 	int nspinning; /* atomic */
 	/* The idle worker sleeping until the earliest timer, and that time
-	 * (INT64_MAX: none). Written under lock, read atomically. */
+	 * (INT64_MAX: none). Written under lock, read atomically. The sleeper
+	 * is always on the idle list (widle_remove_locked clears it). */
 	struct worker *timer_sleeper;
 	int64_t timer_sleep_until;
 	/* Kernel assist: the idle worker the module wakes when a worker blocks

@@ -270,14 +270,8 @@ static void poller_take_proc(void *arg)
 	rt_lock(&sched.lock);
 	if (w->idle && !__atomic_load_n(&sched.stw_pending, __ATOMIC_ACQUIRE)) {
 		p = proc_get_idle_locked();
-		if (p) {
+		if (p)
 			widle_remove_locked(w);
-			if (sched.timer_sleeper == w) {
-				sched.timer_sleeper = NULL;
-				__atomic_store_n(&sched.timer_sleep_until, INT64_MAX,
-						 __ATOMIC_SEQ_CST);
-			}
-		}
 	}
 	rt_unlock(&sched.lock);
 	if (p)
@@ -392,12 +386,8 @@ static void startm_to(struct proc *p, bool spinning, struct worker **defer_wake)
 		}
 	}
 	w = sched.widle;
-	if (w) {
-		sched.widle = w->link;
-		sched.nwidle--;
-		w->idle = false;
-		spare_leave_locked(w);
-	}
+	if (w)
+		widle_remove_locked(w);
 	rt_unlock(&sched.lock);
 	if (!w) {
 		if (!worker_new(p, spinning)) {
@@ -487,7 +477,11 @@ void handoff_proc(struct proc *p)
 	handoff_proc_to(p, NULL);
 }
 
-/* sched.lock held; w is on the idle list. */
+/*
+ * sched.lock held; w is on the idle list. Every worker leaves the list here,
+ * which keeps the invariant timers_wake relies on: the timer sleeper, when
+ * there is one, is on the idle list.
+ */
 static void widle_remove_locked(struct worker *w)
 {
 	struct worker **pp = &sched.widle;
@@ -498,6 +492,10 @@ static void widle_remove_locked(struct worker *w)
 	sched.nwidle--;
 	w->idle = false;
 	spare_leave_locked(w);
+	if (sched.timer_sleeper == w) {
+		sched.timer_sleeper = NULL;
+		__atomic_store_n(&sched.timer_sleep_until, INT64_MAX, __ATOMIC_SEQ_CST);
+	}
 }
 
 /*
@@ -568,11 +566,6 @@ static void stop_worker(struct worker *w, struct worker *handoff)
 			rt_lock(&sched.lock);
 			if (w->idle) {
 				widle_remove_locked(w);
-				if (sched.timer_sleeper == w) {
-					sched.timer_sleeper = NULL;
-					__atomic_store_n(&sched.timer_sleep_until, INT64_MAX,
-							 __ATOMIC_SEQ_CST);
-				}
 				rt_unlock(&sched.lock);
 				GORT_PROBE1(worker__unpark, w->id);
 				acquire_proc(w, taken);
@@ -585,10 +578,6 @@ static void stop_worker(struct worker *w, struct worker *handoff)
 		GORT_PROBE1(worker__unpark, w->id);
 
 		rt_lock(&sched.lock);
-		if (sched.timer_sleeper == w) {
-			sched.timer_sleeper = NULL;
-			__atomic_store_n(&sched.timer_sleep_until, INT64_MAX, __ATOMIC_SEQ_CST);
-		}
 		if (w->idle || w->timer_woken) {
 			/* Our timer is due (timeout) or an earlier one was queued:
 			 * nobody else will hand us a proc. */
@@ -631,8 +620,6 @@ void timers_wake(int64_t when)
 		if (when < sched.timer_sleep_until) {
 			widle_remove_locked(w);
 			w->timer_woken = true;
-			sched.timer_sleeper = NULL;
-			__atomic_store_n(&sched.timer_sleep_until, INT64_MAX, __ATOMIC_SEQ_CST);
 			/* Under the lock: the sleeper must find the note set when it
 			 * sees timer_woken, or a late wakeup would be stale. */
 			worker_wake(w);

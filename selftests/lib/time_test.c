@@ -368,4 +368,39 @@ TEST(timer_fires_while_both_procs_are_busy)
 	EXPECT_LT(v - t0, 2 * MS + 11 * MS + SLACK);
 }
 
+/*
+ * The timer sleeper (the idle worker sleeping until the earliest timer) can
+ * be handed a proc by a spawn; an earlier timer queued before it wakes must
+ * not find it still named the sleeper (timers_wake would take it off the
+ * idle list a second time). A foreign thread alternates the three steps.
+ */
+static void nop(void *arg)
+{
+	gort_wg_done(arg);
+}
+
+TEST(earlier_timer_after_the_timer_sleeper_was_handed_a_proc)
+{
+	int rounds = (GORT_TEST_SANITIZED ? 3000 : 20000) / gort_test_slow();
+	gort_waitgroup wg = GORT_WAITGROUP_INIT;
+
+	ASSERT_EQ(0, gort_init());
+	for (int i = 0; i < rounds; i++) {
+		gort_timer *late = gort_timer_new(50 * MS), *early;
+
+		ASSERT_NE(NULL, late);
+		if (i % 4)
+			usleep(i % 50);
+		gort_wg_add(&wg, 1);
+		ASSERT_GT(gort_go(nop, &wg), 0);
+		early = gort_timer_new(1 * MS);
+		ASSERT_NE(NULL, early);
+		gort_timer_free(early);
+		gort_timer_free(late);
+		if (i % 64 == 63)
+			gort_wg_wait(&wg);
+	}
+	gort_wg_wait(&wg);
+}
+
 TEST_HARNESS_MAIN
