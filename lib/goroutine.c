@@ -61,6 +61,12 @@ static struct goroutine *descriptor_new(void)
 		__atomic_store_n(&chunks[n >> CHUNK_SHIFT], c, __ATOMIC_RELEASE);
 	}
 	g = &chunks[n >> CHUNK_SHIFT][n & (CHUNK_SIZE - 1)];
+	/* Already zero, but written whole: a descriptor straddles a page
+	 * boundary every few, and a read (goroutine_new's of stack.map) as the
+	 * first touch of a page would map the zero page, making the write that
+	 * follows a copy-on-write fault with a TLB shootdown IPI to every
+	 * other worker. */
+	memset(g, 0, sizeof(*g));
 	g->status = G_IDLE;
 	__atomic_store_n(&nallocated, n + 1, __ATOMIC_RELEASE);
 out:
