@@ -13,12 +13,9 @@
  *   - before spawning: read VmHWM from /proc/self/status  -> hwm0 (KiB)
  *   - one shared unbuffered channel `start` (nobody ever sends on it), one
  *     WaitGroup `done` with done.Add(N), one atomic counter `parked`.
- *     [SUBSTITUTION: gort has no channels yet (a later issue). `start` is a
- *      gort_waitgroup with count 1: every goroutine blocks in
- *      gort_wg_wait(&start) -- parked, not runnable, exactly like `<-start` --
- *      and close(start) becomes gort_wg_done(&start), which readies all N
- *      waiters at once, as close() does. The waiter record lives on the
- *      goroutine's own stack (Go's sudog is a separate allocation).]
+ *     [`start` is a gort_chan of capacity 0 and element size 0; the waiting
+ *      receive's record lives on the goroutine's own stack, where Go's sudog
+ *      is a separate allocation.]
  *   - t0 = now
  *   - for i in 0..N-1: spawn goroutine { parked += 1 (atomic); <-start; done.Done() }
  *   - the spawning goroutine then polls (runtime.Gosched() [gort_yield()]
@@ -81,7 +78,7 @@ static void spawn_or_die(void (*fn)(void *), void *arg)
 
 /* ---- parked ---- */
 
-static gort_waitgroup start_wg = GORT_WAITGROUP_INIT; /* stands in for `start` */
+static gort_chan *start_ch;
 static gort_waitgroup done_wg = GORT_WAITGROUP_INIT;
 static int64_t parked_cnt;
 
@@ -89,7 +86,7 @@ static void parked_body(void *arg)
 {
 	(void)arg;
 	__atomic_add_fetch(&parked_cnt, 1, __ATOMIC_SEQ_CST);
-	gort_wg_wait(&start_wg); /* <-start */
+	gort_chan_recv(start_ch, NULL); /* <-start */
 	gort_wg_done(&done_wg);
 }
 
@@ -100,7 +97,11 @@ static int parked(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	hwm0 = bench_status_kb("VmHWM");
-	gort_wg_add(&start_wg, 1);
+	start_ch = gort_chan_make(0, 0);
+	if (!start_ch) {
+		fprintf(stderr, "# gort_chan_make: %s\n", gort_errmsg());
+		return 1;
+	}
 	gort_wg_add(&done_wg, n);
 	t0 = gort_now();
 	for (int64_t i = 0; i < n; i++)
@@ -117,9 +118,10 @@ static int parked(int argc, char **argv)
 		   (long long)gort_num_goroutine());
 	stats_diag("spawn.parked", n);
 	t2 = gort_now();
-	gort_wg_done(&start_wg); /* close(start) */
+	gort_chan_close(start_ch); /* close(start) */
 	gort_wg_wait(&done_wg);
 	t3 = gort_now();
+	gort_chan_free(start_ch);
 	bench_result("spawn.parked", "ms_spawn_all", (double)(t1 - t0) / 1e6);
 	bench_result("spawn.parked", "ns_per_spawn", (double)(t1 - t0) / (double)n);
 	bench_result("spawn.parked", "bytes_per_goroutine", (double)hwm1 * 1024 / (double)n);
