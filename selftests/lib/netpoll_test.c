@@ -107,8 +107,10 @@ static int read_wait_main(int argc, char **argv)
 	TG_CHECK_EQ(-1, read(fds[0], &c, 1));
 	TG_CHECK_EQ(EAGAIN, errno);
 	wa = (struct writer_arg){ .fd = fds[1], .delay = 30 * MS };
-	gort_go(delayed_write, &wa);
+	/* Before the spawn: the other proc may start the writer (and its
+	 * 30 ms) before this goroutine's next instruction. */
 	t0 = gort_now();
+	gort_go(delayed_write, &wa);
 	TG_CHECK_EQ(GORT_FD_READ, gort_fd_wait(fds[0], GORT_FD_READ, GORT_FOREVER));
 	TG_CHECK(gort_now() - t0 >= 30 * MS);
 	TG_CHECK(gort_now() - T_LOAD(&wa.wrote_at) < SLACK);
