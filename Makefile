@@ -127,7 +127,7 @@ $(PCFILE): $(TOP)/lib/gort.pc.in $(TOP)/Makefile
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
 	    -e 's|@INCDIR@|$(INCDIR_INSTALL)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-tools: $(TOOLS)
+tools: $(TOOLS) $(OUT)/tools/xcpu-latency
 
 $(OUT)/tools/gort-demo: $(wildcard $(TOP)/tools/demo/*.c) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -140,6 +140,12 @@ $(OUT)/tools/gort-bench: $(wildcard $(TOP)/tools/bench/*.c $(TOP)/tools/bench/*.
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
 	$(Q)$(CC) $(TOOL_CFLAGS) -I$(TOP)/tools/httphello -o $@ $(filter %.c,$^) $(TOOL_LDLIBS) -lm
+
+# Not a gort program: compare's probe of the machine's cross-CPU cache-line time.
+$(OUT)/tools/xcpu-latency: $(TOP)/tools/bench/xcpu/xcpu-latency.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(BASE_CFLAGS) -o $@ $<
 
 $(OUT)/tools/gort-echo: $(wildcard $(TOP)/tools/echo/*.c $(TOP)/tools/echo/*.h) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -221,10 +227,10 @@ vm-check: ksft
 vm-bench: ksft
 	@$(TOP)/tools/vm/vm-bench
 
-bench: $(OUT)/tools/gort-bench
+bench: $(OUT)/tools/gort-bench $(OUT)/tools/xcpu-latency
 	@echo "built $<; run: $< WORKLOAD (spawn yield syscall ...)"
 
-bench-compare: $(OUT)/tools/gort-bench
+bench-compare: $(OUT)/tools/gort-bench $(OUT)/tools/xcpu-latency
 	@$(TOP)/tools/bench/compare $(WORKLOADS)
 
 demo: deps
