@@ -25,6 +25,11 @@
 #define SCAVENGE_PERIOD_NS 1000000000LL
 
 static struct goroutine *chunks[MAX_CHUNKS];
+/* Stacks of goroutines spawned by threads without a proc (foreign threads,
+ * the lazy start): one reservation shared under a lock, so that a plain
+ * thread spawning many goroutines does not mmap once per spawn. */
+static struct stack_batch foreign_stacks;
+static struct rt_lock foreign_stacks_lock = RT_LOCK_INIT;
 static int64_t nallocated; /* atomic: published count */
 static struct rt_lock alloc_lock = RT_LOCK_INIT;
 
@@ -152,10 +157,13 @@ struct goroutine *goroutine_new(size_t stack_size)
 		}
 	}
 	if (!g->stack.map) {
-		if (w && w->curg && w->proc)
+		if (w && w->curg && w->proc) {
 			err = stack_alloc_batched(&w->proc->stacks, &g->stack, stack_size);
-		else
-			err = stack_alloc(&g->stack, stack_size);
+		} else {
+			rt_lock(&foreign_stacks_lock);
+			err = stack_alloc_batched(&foreign_stacks, &g->stack, stack_size);
+			rt_unlock(&foreign_stacks_lock);
+		}
 		if (err) {
 			set_errmsg("gort_go: cannot map a %zu-byte stack: %s", stack_size,
 				   strerror(-err));

@@ -136,10 +136,10 @@ int stack_alloc(struct stack *s, size_t size)
 	return 0;
 }
 
-/* Installs the guards of a whole batch in one call (Linux 6.14+). */
+/* Installs the guards of n slots in one call (Linux 6.14+). */
 static bool guard_batch(char *map, size_t slot, int n)
 {
-	struct iovec iov[STACK_BATCH];
+	struct iovec iov[STACK_GUARD_RUN];
 
 	if (stack_guard_mode() != GUARD_MADVISE ||
 	    !__atomic_load_n(&batch_guard_ok, __ATOMIC_RELAXED))
@@ -160,17 +160,27 @@ int stack_alloc_batched(struct stack_batch *b, struct stack *s, size_t size)
 	size_t slot = round_size(size) + GUARD_SIZE;
 
 	if (b->left == 0 || b->size != size) {
-		char *map = map_stacks(slot * STACK_BATCH);
+		size_t n = STACK_RESERVE_BYTES / slot;
+		char *map;
 
+		n = n < 1 ? 1 : n > STACK_RESERVE_MAX ? STACK_RESERVE_MAX : n;
+		map = map_stacks(slot * n);
 		if (!map)
 			return stack_alloc(s, size);
-		b->next = map;
-		b->left = STACK_BATCH;
+		if (b->left) /* another size: no stack uses the rest */
+			munmap(b->next, (size_t)b->left * (round_size(b->size) + GUARD_SIZE));
+		b->next = b->guarded_end = map;
+		b->left = (int)n;
 		b->size = size;
-		b->guarded = guard_batch(map, slot, STACK_BATCH);
+	}
+	if (b->next == b->guarded_end) {
+		int run = b->left < STACK_GUARD_RUN ? b->left : STACK_GUARD_RUN;
+
+		if (guard_batch(b->next, slot, run))
+			b->guarded_end = b->next + (size_t)run * slot;
 	}
 	/* Each slot is unmapped on its own later: slots are independent stacks. */
-	stack_setup(s, b->next, slot, b->guarded);
+	stack_setup(s, b->next, slot, b->next < b->guarded_end);
 	b->next += slot;
 	b->left--;
 	return 0;

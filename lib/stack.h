@@ -33,18 +33,29 @@ struct stack {
 	unsigned valgrind_id; /* VALGRIND_STACK_REGISTER id */
 };
 
-/* A run of fresh stacks carved from one mapping (one mmap per STACK_BATCH). */
-#define STACK_BATCH 64
+/*
+ * Fresh stacks carved from a per-proc reservation of STACK_RESERVE_BYTES (at
+ * most STACK_RESERVE_MAX slots). A reservation is rare on purpose: mmap takes
+ * mmap_lock for writing and write-locks the neighbouring stack VMA it merges
+ * with, so every worker faulting in a new goroutine's first stack page waits
+ * (asleep) until it is done. Guards go in STACK_GUARD_RUN slots at a time as
+ * the slots are handed out, since installing one allocates the page table of
+ * its 2 MiB, which an unused part of a reservation should not cost.
+ */
+#define STACK_RESERVE_BYTES ((size_t)256 << 20)
+#define STACK_RESERVE_MAX 1024
+#define STACK_GUARD_RUN 64
 struct stack_batch {
-	char *next;   /* next unused slot */
-	int left;     /* slots left */
-	size_t size;  /* usable size of each slot */
-	bool guarded; /* guards installed for the whole batch */
+	char *next;	   /* next unused slot */
+	char *guarded_end; /* slots below this have their guard installed */
+	int left;	   /* slots left */
+	size_t size;	   /* usable size of each slot */
 };
 
 void stack_init(void);
 int stack_alloc(struct stack *s, size_t size);
-/* Like stack_alloc, but carves default-sized stacks from b (per proc). */
+/* Like stack_alloc, but carves the stack from b (per proc); a spawn with
+ * another size than the last gives back the rest of b's reservation. */
 int stack_alloc_batched(struct stack_batch *b, struct stack *s, size_t size);
 void stack_free(struct stack *s);
 /* Gives back the pages of a cached stack that a deep run left committed. */

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Goroutine stacks: overflow detection in each guard mode (a death test),
- * custom sizes, and giving back the pages of a deep run.
+ * custom sizes, reservations that a change of size gives back, and giving
+ * back the pages of a deep run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -284,6 +285,11 @@ static void sz_parked(void *arg)
 	gort_wg_wait(&sz_gate);
 }
 
+static void sz_parked_on(void *arg)
+{
+	gort_wg_wait(arg);
+}
+
 struct sz_find {
 	int64_t id;
 	size_t size;
@@ -338,6 +344,88 @@ TEST(custom_stack_sizes)
 	o.stack_size = ((size_t)1 << 30) + 1;
 	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_parked, NULL, &o));
 	EXPECT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Fresh stacks come from reservations of 256 MiB (lib/stack.h): a spawn with
+ * another stack size than the last gives back the unused rest, so spawns that
+ * alternate sizes do not pile up a reservation each. */
+
+#define ALT_SPAWNS 64
+
+static long vm_size_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static gort_waitgroup alt_hold;
+static int alt_spawned; /* atomic: goroutines spawned, or -1 after a failure */
+
+/* Spawns ALT_SPAWNS goroutines, alternating the default size and 64 KiB;
+ * all stay parked on alt_hold, so none of their stacks is reused. */
+static void alt_spawn_all(void)
+{
+	for (int i = 0; i < ALT_SPAWNS; i++) {
+		struct gort_go_opts o = { .stack_size = i % 2 ? 64 << 10 : 0 };
+
+		if (gort_go_opts(sz_parked_on, &alt_hold, &o) <= 0) {
+			T_STORE(&alt_spawned, -1);
+			return;
+		}
+		T_STORE(&alt_spawned, i + 1);
+	}
+}
+
+static void alt_spawner(void *arg)
+{
+	alt_spawn_all();
+}
+
+static void check_alternating_sizes(struct __test_metadata *_metadata, bool from_goroutine)
+{
+	long before, after;
+
+	memset(&alt_hold, 0, sizeof(alt_hold));
+	T_STORE(&alt_spawned, 0);
+	gort_wg_add(&alt_hold, 1);
+	before = vm_size_kib();
+	ASSERT_GT(before, 0);
+	if (from_goroutine) {
+		ASSERT_GT(gort_go(alt_spawner, NULL), 0);
+	} else {
+		alt_spawn_all();
+	}
+	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&alt_spawned) == ALT_SPAWNS ||
+					    T_LOAD(&alt_spawned) < 0,
+				    10000));
+	ASSERT_EQ(ALT_SPAWNS, T_LOAD(&alt_spawned));
+	after = vm_size_kib();
+	gort_wg_done(&alt_hold);
+	TH_LOG("%d spawns alternating 256 and 64 KiB stacks %s: VmSize %+ld MiB", ALT_SPAWNS,
+	       from_goroutine ? "from a goroutine" : "from a plain thread", (after - before) >> 10);
+	/* Two live reservations at most (about 330 MiB); keeping every
+	 * abandoned one would take over 10 GiB. */
+	EXPECT_LT(after - before, 1L << 20);
+	EXPECT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000));
+}
+
+TEST(alternating_stack_sizes_reserve_no_more)
+{
+	setenv("GORT_MAXPROCS", "1", 1);
+	/* Start the runtime first: its own goroutines are not the ones measured. */
+	run_with_stack(0, 1 << 10);
+	check_alternating_sizes(_metadata, true);
+	check_alternating_sizes(_metadata, false);
 }
 
 /* ---------------------------------------------------------------------- */
