@@ -278,16 +278,28 @@ static size_t run_with_stack(size_t stack_size, size_t use)
 }
 
 /* A goroutine parked with a given stack size, seen through the STW view. */
-static gort_waitgroup sz_gate;
-
-static void sz_parked(void *arg)
-{
-	gort_wg_wait(&sz_gate);
-}
-
 static void sz_parked_on(void *arg)
 {
 	gort_wg_wait(arg);
+}
+
+/* Each call its own gate, and it returns only once its goroutine has gone:
+ * a gate zeroed for the next call while the last goroutine was still
+ * leaving its wait lost that goroutine (seen under a loaded TSan loop). */
+struct sz_gate {
+	gort_waitgroup open, gone;
+};
+
+static void sz_noop(void *arg)
+{
+}
+
+static void sz_parked(void *arg)
+{
+	struct sz_gate *z = arg;
+
+	gort_wg_wait(&z->open);
+	gort_wg_done(&z->gone);
 }
 
 struct sz_find {
@@ -307,16 +319,19 @@ static size_t view_stack_size(size_t stack_size)
 {
 	struct gort_go_opts o = { .stack_size = stack_size };
 	struct sz_find f = { 0 };
+	struct sz_gate z = { GORT_WAITGROUP_INIT, GORT_WAITGROUP_INIT };
 
-	memset(&sz_gate, 0, sizeof(sz_gate));
-	gort_wg_add(&sz_gate, 1);
-	f.id = gort_go_opts(sz_parked, NULL, &o);
+	gort_wg_add(&z.open, 1);
+	gort_wg_add(&z.gone, 1);
+	f.id = gort_go_opts(sz_parked, &z, &o);
 	if (f.id <= 0)
 		return 0;
 	gort_stop_the_world("test");
 	gort_for_each_goroutine(sz_cb, &f);
 	gort_start_the_world();
-	gort_wg_done(&sz_gate);
+	gort_wg_done(&z.open);
+	if (!test_wg_wait_ms(&z.gone, 10000))
+		return 0;
 	return f.size;
 }
 
@@ -337,12 +352,12 @@ TEST(custom_stack_sizes)
 	EXPECT_EQ((size_t)256 << 10, view_stack_size(0));
 
 	o.stack_size = (16 << 10) - 1;
-	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_parked, NULL, &o));
+	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_noop, NULL, &o));
 	EXPECT_NE(NULL, strstr(gort_errmsg(), "16383"));
 	o.stack_size = 4096;
-	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_parked, NULL, &o));
+	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_noop, NULL, &o));
 	o.stack_size = ((size_t)1 << 30) + 1;
-	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_parked, NULL, &o));
+	EXPECT_EQ(GORT_EINVAL, gort_go_opts(sz_noop, NULL, &o));
 	EXPECT_TRUE(TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000));
 }
 
