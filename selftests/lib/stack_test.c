@@ -485,6 +485,7 @@ struct deep_arg {
 	char *lo, *hi;		 /* the stack range the deep run used */
 	int at_bottom;
 	gort_waitgroup gate;
+	gort_waitgroup gone; /* the goroutine's last touch of this struct */
 };
 
 /*
@@ -543,7 +544,10 @@ __attribute__((noinline)) static void deep_recurse(struct deep_arg *a, char *top
 
 static void deep_goroutine(void *arg)
 {
-	deep_recurse(arg, __builtin_frame_address(0));
+	struct deep_arg *a = arg;
+
+	deep_recurse(a, __builtin_frame_address(0));
+	gort_wg_done(&a->gone);
 }
 
 static void small_goroutine(void *arg)
@@ -584,6 +588,7 @@ static bool deep_run(enum deep_kind kind, struct deep_result *r)
 	a.bytes = 200 << 10;
 	if (kind == DEEP_PARK)
 		gort_wg_add(&a.gate, 1);
+	gort_wg_add(&a.gone, 1);
 	r->before = rss_raw();
 	if (gort_go(deep_goroutine, &a) <= 0)
 		return false;
@@ -595,7 +600,10 @@ static bool deep_run(enum deep_kind kind, struct deep_result *r)
 		return false;
 	if (kind == DEEP_PARK)
 		gort_wg_done(&a.gate);
-	if (!TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
+	/* gone orders the goroutine's reads of a before the next run's memset
+	 * (the goroutine count alone is no happens-before edge for TSan). */
+	if (!test_wg_wait_ms(&a.gone, 10000) ||
+	    !TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
 		return false;
 	r->bottom = a.rss_at_bottom;
 	r->pages_bottom = a.resident_at_bottom;
