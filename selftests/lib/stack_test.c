@@ -420,8 +420,7 @@ static void check_alternating_sizes(struct __test_metadata *_metadata, bool from
 	} else {
 		alt_spawn_all();
 	}
-	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&alt_spawned) == ALT_SPAWNS ||
-					    T_LOAD(&alt_spawned) < 0,
+	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&alt_spawned) == ALT_SPAWNS || T_LOAD(&alt_spawned) < 0,
 				    10000));
 	ASSERT_EQ(ALT_SPAWNS, T_LOAD(&alt_spawned));
 	after = vm_size_kib();
@@ -602,8 +601,7 @@ static bool deep_run(enum deep_kind kind, struct deep_result *r)
 		gort_wg_done(&a.gate);
 	/* gone orders the goroutine's reads of a before the next run's memset
 	 * (the goroutine count alone is no happens-before edge for TSan). */
-	if (!test_wg_wait_ms(&a.gone, 10000) ||
-	    !TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
+	if (!test_wg_wait_ms(&a.gone, 10000) || !TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
 		return false;
 	r->bottom = a.rss_at_bottom;
 	r->pages_bottom = a.resident_at_bottom;
