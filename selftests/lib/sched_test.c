@@ -200,12 +200,7 @@ TEST(work_spreads_over_both_procs)
 }
 
 /* ---------------------------------------------------------------------- */
-/* 3. One goroutine spawns 200: the other proc has to steal to get work.
- * Fewer than a run queue holds (RUNQ_SIZE, 256), so none overflows to the
- * global queue, where the idle proc would find work without stealing (a
- * loaded ASan run with 1000 saw 813 global gets and no steal). */
-
-#define T3_N 200
+/* 3. One goroutine spawns 1000: the other proc has to steal to get work. */
 
 static int64_t t3_done;
 
@@ -223,7 +218,7 @@ static void t3_spawner(void *arg)
 {
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
 
-	for (int i = 0; i < T3_N; i++) {
+	for (int i = 0; i < 1000; i++) {
 		gort_wg_add(&wg, 1);
 		if (gort_go(t3_child, &wg) <= 0) {
 			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
@@ -244,7 +239,7 @@ TEST(idle_proc_steals_from_busy_one)
 	ASSERT_GT(gort_go(t3_spawner, &wg), 0);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000));
 	ASSERT_NO_TG_FAILURES();
-	ASSERT_EQ(T3_N, T_LOAD(&t3_done));
+	ASSERT_EQ(1000, T_LOAD(&t3_done));
 	stats_now(&st);
 	EXPECT_GT(st.steals, 0);
 	EXPECT_GE(st.stolen_goroutines, st.steals);
