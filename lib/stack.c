@@ -117,6 +117,12 @@ static size_t round_size(size_t size)
 	return (size + PAGE - 1) & ~(size_t)(PAGE - 1);
 }
 
+/* A stack of size usable bytes and its guard below. */
+static size_t slot_size(size_t size)
+{
+	return round_size(size) + GUARD_SIZE;
+}
+
 static char *map_stacks(size_t bytes)
 {
 	char *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
@@ -127,7 +133,7 @@ static char *map_stacks(size_t bytes)
 
 int stack_alloc(struct stack *s, size_t size)
 {
-	size_t map_size = round_size(size) + GUARD_SIZE;
+	size_t map_size = slot_size(size);
 	char *map = map_stacks(map_size);
 
 	if (!map)
@@ -157,7 +163,7 @@ static bool guard_batch(char *map, size_t slot, int n)
 
 int stack_alloc_batched(struct stack_batch *b, struct stack *s, size_t size)
 {
-	size_t slot = round_size(size) + GUARD_SIZE;
+	size_t slot = slot_size(size);
 
 	if (b->left == 0 || b->size != size) {
 		size_t n = STACK_RESERVE_BYTES / slot;
@@ -168,7 +174,7 @@ int stack_alloc_batched(struct stack_batch *b, struct stack *s, size_t size)
 		if (!map)
 			return stack_alloc(s, size);
 		if (b->left) /* another size: no stack uses the rest */
-			munmap(b->next, (size_t)b->left * (round_size(b->size) + GUARD_SIZE));
+			munmap(b->next, (size_t)b->left * slot_size(b->size));
 		b->next = b->guarded_end = map;
 		b->left = (int)n;
 		b->size = size;

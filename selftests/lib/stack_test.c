@@ -277,22 +277,22 @@ static size_t run_with_stack(size_t stack_size, size_t use)
 	return a.used;
 }
 
-/* A goroutine parked with a given stack size, seen through the STW view. */
 static void sz_parked_on(void *arg)
 {
 	gort_wg_wait(arg);
 }
 
-/* Each call its own gate, and it returns only once its goroutine has gone:
+static void sz_noop(void *arg)
+{
+}
+
+/* A goroutine parked with a given stack size, seen through the STW view.
+ * Each call its own gate, and it returns only once its goroutine has gone:
  * a gate zeroed for the next call while the last goroutine was still
  * leaving its wait lost that goroutine (seen under a loaded TSan loop). */
 struct sz_gate {
 	gort_waitgroup open, gone;
 };
-
-static void sz_noop(void *arg)
-{
-}
 
 static void sz_parked(void *arg)
 {
@@ -368,19 +368,35 @@ TEST(custom_stack_sizes)
 
 #define ALT_SPAWNS 64
 
-static long vm_size_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
+/* Field 0 (size) or 1 (resident) of /proc/self/statm in bytes, with raw
+ * syscalls only: callable near the bottom of a goroutine's stack. */
+enum {
+	STATM_SIZE,
+	STATM_RSS
+};
 
-	if (!f)
+static long statm_raw(int field)
+{
+	char buf[128];
+	long v[2] = { 0, 0 };
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY);
+	char *p = buf;
+
+	if (fd < 0)
 		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmSize: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (int i = 0; i < 2; i++) {
+		while (*p == ' ')
+			p++;
+		while (*p >= '0' && *p <= '9')
+			v[i] = v[i] * 10 + (*p++ - '0');
+	}
+	return v[field] * 4096;
 }
 
 static gort_waitgroup alt_hold;
@@ -413,7 +429,7 @@ static void check_alternating_sizes(struct __test_metadata *_metadata, bool from
 	memset(&alt_hold, 0, sizeof(alt_hold));
 	T_STORE(&alt_spawned, 0);
 	gort_wg_add(&alt_hold, 1);
-	before = vm_size_kib();
+	before = statm_raw(STATM_SIZE) / 1024;
 	ASSERT_GT(before, 0);
 	if (from_goroutine) {
 		ASSERT_GT(gort_go(alt_spawner, NULL), 0);
@@ -423,7 +439,7 @@ static void check_alternating_sizes(struct __test_metadata *_metadata, bool from
 	ASSERT_TRUE(TEST_WAIT_UNTIL(T_LOAD(&alt_spawned) == ALT_SPAWNS || T_LOAD(&alt_spawned) < 0,
 				    10000));
 	ASSERT_EQ(ALT_SPAWNS, T_LOAD(&alt_spawned));
-	after = vm_size_kib();
+	after = statm_raw(STATM_SIZE) / 1024;
 	gort_wg_done(&alt_hold);
 	TH_LOG("%d spawns alternating 256 and 64 KiB stacks %s: VmSize %+ld MiB", ALT_SPAWNS,
 	       from_goroutine ? "from a goroutine" : "from a plain thread", (after - before) >> 10);
@@ -444,31 +460,6 @@ TEST(alternating_stack_sizes_reserve_no_more)
 
 /* ---------------------------------------------------------------------- */
 /* 18. A deep run's stack pages are given back when the goroutine is cached. */
-
-/* RSS with raw syscalls only: callable near the bottom of a goroutine's stack. */
-static long rss_raw(void)
-{
-	char buf[128];
-	long size = 0, rss = 0;
-	ssize_t n;
-	int fd = open("/proc/self/statm", O_RDONLY);
-	char *p = buf;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	while (*p >= '0' && *p <= '9')
-		size = size * 10 + (*p++ - '0');
-	while (*p == ' ')
-		p++;
-	while (*p >= '0' && *p <= '9')
-		rss = rss * 10 + (*p++ - '0');
-	return rss * 4096;
-}
 
 enum deep_kind {
 	DEEP_PARK,    /* parks at the bottom: the lowest sp seen at a switch shows it */
@@ -532,7 +523,7 @@ __attribute__((noinline)) static void deep_recurse(struct deep_arg *a, char *top
 		__asm__ volatile("" ::"r"(buf[0]) : "memory");
 		return;
 	}
-	a->rss_at_bottom = rss_raw();
+	a->rss_at_bottom = statm_raw(STATM_RSS);
 	a->lo = here - 256;
 	a->hi = top;
 	a->resident_at_bottom = resident_pages(a->lo, a->hi);
@@ -588,7 +579,7 @@ static bool deep_run(enum deep_kind kind, struct deep_result *r)
 	if (kind == DEEP_PARK)
 		gort_wg_add(&a.gate, 1);
 	gort_wg_add(&a.gone, 1);
-	r->before = rss_raw();
+	r->before = statm_raw(STATM_RSS);
 	if (gort_go(deep_goroutine, &a) <= 0)
 		return false;
 	if (!TEST_WAIT_UNTIL(T_LOAD(&a.at_bottom), 10000))
@@ -605,13 +596,13 @@ static bool deep_run(enum deep_kind kind, struct deep_result *r)
 		return false;
 	r->bottom = a.rss_at_bottom;
 	r->pages_bottom = a.resident_at_bottom;
-	r->after = rss_raw();
+	r->after = statm_raw(STATM_RSS);
 	r->pages_after = resident_pages(a.lo, a.hi);
 	if (gort_go(small_spawner, (void *)(intptr_t)200) <= 0)
 		return false;
 	if (!TEST_WAIT_UNTIL(gort_num_goroutine() == 0, 10000))
 		return false;
-	r->after_reuse = rss_raw();
+	r->after_reuse = statm_raw(STATM_RSS);
 	r->pages_reuse = resident_pages(a.lo, a.hi);
 	return true;
 }
