@@ -63,6 +63,7 @@ GORT_CHAN_TYPE(int_chan, int);
 static int spawns = 100, rounds = 1000, syscalls = 50, linger_ms;
 static gort_waitgroup wg;
 static int_chan ping, pong, hold;
+static int holders_in; /* atomic: holders about to block on hold */
 
 static void nop(void *arg)
 {
@@ -99,6 +100,7 @@ static void holder(void *arg)
 	int v;
 
 	(void)arg;
+	__atomic_add_fetch(&holders_in, 1, __ATOMIC_RELEASE);
 	gort_recv(hold, &v); /* returns when hold is closed */
 	gort_wg_done(&wg);
 }
@@ -119,8 +121,14 @@ static void phases(void)
 	gort_wg_add(&wg, HOLDERS + QUEUED);
 	for (int i = 0; i < HOLDERS; i++)
 		gort_go(holder, NULL);
-	/* One proc: the holders run (and block) while main sleeps. */
-	gort_sleep(20 * 1000 * 1000LL);
+	/*
+	 * One proc and no preemption inside the runtime's blocking path: once
+	 * main runs again after the last holder counted itself in, every
+	 * holder is blocked. (A timed sleep is not enough: a vCPU stalled past
+	 * the timer puts main in runnext, ahead of the holders.)
+	 */
+	while (__atomic_load_n(&holders_in, __ATOMIC_ACQUIRE) < HOLDERS)
+		gort_yield();
 	for (int i = 0; i < QUEUED; i++)
 		gort_go(nop, NULL);
 	printf("phase busy\n");
