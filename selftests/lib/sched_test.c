@@ -200,14 +200,28 @@ TEST(work_spreads_over_both_procs)
 }
 
 /* ---------------------------------------------------------------------- */
-/* 3. One goroutine spawns 1000: the other proc has to steal to get work. */
+/* 3. One goroutine spawns 200: the other proc has to steal to get work. */
 
+/*
+ * 200 fit in the spawner's run queue (256), so nothing overflows to the
+ * global queue and stealing is the other proc's only way to work. The
+ * children keep yielding until one of them has run on another thread: the
+ * second worker is started (counted spinning, so no spawn wakes another) as
+ * the spawner starts, but under single-threaded TCG its vCPU may not get the
+ * host thread for 100 ms, long enough for a fixed amount of work to end first.
+ */
 static int64_t t3_done;
+static pid_t t3_spawner_tid;
+static int t3_elsewhere;
 
 static void t3_child(void *arg)
 {
-	for (int i = 0; i < 50; i++) {
+	int64_t deadline = test_now_ns() + 10 * 1000000000LL;
+
+	for (int i = 0; i < 50 || (!T_LOAD(&t3_elsewhere) && test_now_ns() < deadline); i++) {
 		spin(500);
+		if ((pid_t)syscall(SYS_gettid) != T_LOAD(&t3_spawner_tid))
+			T_STORE(&t3_elsewhere, 1);
 		gort_yield();
 	}
 	T_INC(&t3_done);
@@ -218,7 +232,8 @@ static void t3_spawner(void *arg)
 {
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
 
-	for (int i = 0; i < 1000; i++) {
+	T_STORE(&t3_spawner_tid, (pid_t)syscall(SYS_gettid));
+	for (int i = 0; i < 200; i++) {
 		gort_wg_add(&wg, 1);
 		if (gort_go(t3_child, &wg) <= 0) {
 			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
@@ -239,7 +254,7 @@ TEST(idle_proc_steals_from_busy_one)
 	ASSERT_GT(gort_go(t3_spawner, &wg), 0);
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000));
 	ASSERT_NO_TG_FAILURES();
-	ASSERT_EQ(1000, T_LOAD(&t3_done));
+	ASSERT_EQ(200, T_LOAD(&t3_done));
 	stats_now(&st);
 	EXPECT_GT(st.steals, 0);
 	EXPECT_GE(st.stolen_goroutines, st.steals);
