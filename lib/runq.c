@@ -172,7 +172,9 @@ void global_runq_put(struct goroutine *g)
 	sanitizer_release(g);
 	cds_wfcq_node_init(&g->gq_node);
 	cds_wfcq_enqueue(&sched.gq_head, &sched.gq_tail, &g->gq_node);
-	__atomic_add_fetch(&sched.gq_size, 1, __ATOMIC_RELEASE);
+	/* seq_cst: orders the count before sched_wakep's loads (Dekker with
+	 * find_runnable's re-check after it stops spinning). */
+	__atomic_add_fetch(&sched.gq_size, 1, __ATOMIC_SEQ_CST);
 }
 
 /*

@@ -419,7 +419,19 @@ void startm_proc(struct proc *p)
 	startm(p, false);
 }
 
-/* Wakes an idle proc if there is one and nobody is already looking for work. */
+/*
+ * Wakes an idle proc if there is one and nobody is already looking for work.
+ *
+ * After a runq_put the loads below are not ordered after the run queue's
+ * tail store (x86 lets a load pass an earlier store), as in Go's wakep: a
+ * spinning worker that gives up right then can miss the new goroutine while
+ * we still see it spinning. The goroutine is not lost (it is on our proc's
+ * queue, and a proc in a syscall region is retaken with its queue); only
+ * parallelism is, until the next wakeup. A fence here would tax every ready.
+ * global_runq_put counts with a seq_cst read-modify-write, so work queued
+ * globally (also by threads without a proc, whose work no proc would
+ * otherwise run) is always seen: by us or by find_runnable's re-check.
+ */
 void sched_wakep(void)
 {
 	int zero = 0;
