@@ -127,7 +127,7 @@ $(PCFILE): $(TOP)/lib/gort.pc.in $(TOP)/Makefile
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR_INSTALL)|g' \
 	    -e 's|@INCDIR@|$(INCDIR_INSTALL)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-tools: $(TOOLS) $(OUT)/tools/xcpu-latency
+tools: $(TOOLS) $(OUT)/tools/xcpu-latency $(OUT)/tools/first-touch
 
 $(OUT)/tools/gort-demo: $(wildcard $(TOP)/tools/demo/*.c) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -143,6 +143,13 @@ $(OUT)/tools/gort-bench: $(wildcard $(TOP)/tools/bench/*.c $(TOP)/tools/bench/*.
 
 # Not a gort program: compare's probe of the machine's cross-CPU cache-line time.
 $(OUT)/tools/xcpu-latency: $(TOP)/tools/bench/xcpu/xcpu-latency.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
+	$(Q)$(CC) $(BASE_CFLAGS) -o $@ $<
+
+# Not a gort program either: the machine's cost of a fresh page, by how much
+# memory is already touched (what decides spawn.parked here).
+$(OUT)/tools/first-touch: $(TOP)/tools/bench/pagecost/first-touch.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CCLD    $(patsubst $(TOP)/%,%,$@)")
 	$(Q)$(CC) $(BASE_CFLAGS) -o $@ $<
@@ -227,7 +234,7 @@ vm-check: ksft
 vm-bench: ksft
 	@$(TOP)/tools/vm/vm-bench
 
-bench: $(OUT)/tools/gort-bench $(OUT)/tools/xcpu-latency
+bench: $(OUT)/tools/gort-bench $(OUT)/tools/xcpu-latency $(OUT)/tools/first-touch
 	@echo "built $<; run: $< WORKLOAD (spawn yield syscall ...)"
 
 bench-compare: $(OUT)/tools/gort-bench $(OUT)/tools/xcpu-latency

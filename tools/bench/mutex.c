@@ -310,12 +310,16 @@ static int mutex_body(int argc, char **argv)
 			   (long long)(st1.switches - st0.switches));
 
 		rw = (struct rw_counter){ GORT_RWMUTEX_INIT, map_new_populated() };
+		gort_stats(&st0);
 		d = fanout(g, per, rw_body);
+		gort_stats(&st1);
 		if (map_sum(rw.v) != (int64_t)g * ((per + 9) / 10))
 			fail("rw");
 		free(rw.v);
 		snprintf(name, sizeof(name), "rwmutex.map.g%d", g);
 		bench_result(name, "ns_per_op", (double)d / (double)n);
+		bench_diag("%s: %lld context switches", name,
+			   (long long)(st1.switches - st0.switches));
 
 		ic = (struct int_counter){ GORT_MUTEX_INIT, 0 };
 		d = fanout(g, per, int_body);
