@@ -284,6 +284,7 @@ int64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o
 	int64_t id = goroutine_spawn(fn, arg, opts);
 
 	sched_safe_point();
+	sched_spawn_point();
 	return id;
 }
 

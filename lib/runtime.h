@@ -135,7 +135,16 @@ struct proc {
 	int ngfree;
 	struct stack_batch stacks; /* fresh default-size stacks */
 	uint64_t runs;		   /* goroutines started here (stats) */
-	struct timer_heap timers;  /* timers queued here; they move with the proc */
+	/*
+	 * The last time a spawner yielded here with the queue full
+	 * (sched_spawn_point): schedtick and nanotime() then (0: never), and
+	 * the schedules left before the global queue, where it waits, is
+	 * looked at first (0: none pending). Owner only.
+	 */
+	uint32_t spawn_yield_tick;
+	uint32_t spawn_resume_runs;
+	int64_t spawn_yield_at;
+	struct timer_heap timers; /* timers queued here; they move with the proc */
 	struct runq runq;
 } __attribute__((aligned(64)));
 
@@ -291,6 +300,8 @@ void goroutine_ready(struct goroutine *g);
  * injectglist). */
 void goroutine_ready_fifo(struct goroutine *g);
 
+/* After a spawn: yields when the proc's run queue is full (sched.c). */
+void sched_spawn_point(void);
 /* Safe point: stop for the world, or yield when sysmon asked us to. The
  * check is inline (it runs on every channel operation); the work is not. */
 void sched_safe_point_slow(struct worker *w);

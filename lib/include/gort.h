@@ -99,6 +99,10 @@ struct gort_go_opts {
  * Starts fn(arg) in a new goroutine. Returns the new goroutine's id (> 0), or
  * GORT_EINVAL (bad options), GORT_ENOMEM (no memory or mappings left for the
  * stack) or the error of starting the runtime. Never blocks. Thread-safe.
+ * Like every runtime call it may let other goroutines run first; unlike Go,
+ * a goroutine that spawns faster than its proc runs what it spawned yields
+ * whenever its run queue is full (256 waiting), so spawned goroutines start
+ * while their memory is still in cache instead of piling up.
  */
 int64_t gort_go(void (*fn)(void *arg), void *arg);
 int64_t gort_go_opts(void (*fn)(void *arg), void *arg, const struct gort_go_opts *opts);

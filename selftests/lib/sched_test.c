@@ -404,6 +404,120 @@ TEST(readied_goroutine_runs_next)
 	       t4_log[4], attempts);
 }
 
+/*
+ * A spawner that fills its run queue yields (sched_spawn_point): on one proc
+ * no more than the queue (256) plus runnext wait to start at any time, where
+ * a spawner that went on until its slice ends would have all 3000 waiting.
+ */
+#define T4_BACKLOG_SPAWNS 3000
+static int64_t t4_spawned, t4_started, t4_max_waiting;
+
+static void t4_backlog_child(void *arg)
+{
+	T_INC(&t4_started);
+	gort_wg_done(arg);
+}
+
+static void t4_backlog_spawner(void *arg)
+{
+	gort_waitgroup wg = GORT_WAITGROUP_INIT;
+
+	for (int i = 0; i < T4_BACKLOG_SPAWNS; i++) {
+		int64_t waiting;
+
+		gort_wg_add(&wg, 1);
+		if (gort_go(t4_backlog_child, &wg) <= 0) {
+			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
+			gort_wg_done(&wg);
+			continue;
+		}
+		T_STORE(&t4_spawned, T_LOAD(&t4_spawned) + 1);
+		waiting = T_LOAD(&t4_spawned) - T_LOAD(&t4_started);
+		if (waiting > T_LOAD(&t4_max_waiting))
+			T_STORE(&t4_max_waiting, waiting);
+	}
+	gort_wg_wait(&wg);
+	gort_wg_done(arg);
+}
+
+TEST(spawner_yields_when_its_run_queue_is_full)
+{
+	gort_waitgroup wg = GORT_WAITGROUP_INIT;
+
+	setenv("GORT_MAXPROCS", "1", 1);
+	gort_wg_add(&wg, 1);
+	ASSERT_GT(gort_go(t4_backlog_spawner, &wg), 0);
+	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000));
+	ASSERT_NO_TG_FAILURES();
+	ASSERT_EQ(T4_BACKLOG_SPAWNS, T_LOAD(&t4_started));
+	/* 256 in the ring and one in runnext: the yield comes after the
+	 * gort_go that fills the ring, before this loop counts it. */
+	ASSERT_GT(T_LOAD(&t4_max_waiting), 0);
+	ASSERT_LE(T_LOAD(&t4_max_waiting), 257);
+	TH_LOG("at most %lld spawned goroutines waited to start",
+	       (long long)T_LOAD(&t4_max_waiting));
+}
+/*
+ * ... but goroutines that compute do not hold it up for long: a spawner
+ * waits SPAWN_RESUME_NS (1 ms, looked at every 8 schedules) rather than 64
+ * of them, and after such a wait it spawns on without yielding. 600 spawns
+ * of goroutines that compute for 5 ms (or until the spawner is done) take
+ * ~40 ms; 64 schedules per yield would be 320 ms, a yield at every spawn
+ * past the first 257 seconds. Timed only where spawning is fast: under a
+ * sanitizer or TCG the spawner itself is preempted (10 ms) and waits behind
+ * the computing goroutines as in Go.
+ */
+#define T4_BUSY_SPAWNS 600
+static int t4_spawning_done;
+
+static void t4_busy_child(void *arg)
+{
+	int64_t end = test_now_ns() + 5 * 1000000LL;
+
+	while (!T_LOAD(&t4_spawning_done) && test_now_ns() < end) {
+		spin(2000);
+		(void)gort_now(); /* a runtime call: preemptible */
+	}
+	gort_wg_done(arg);
+}
+
+static int64_t t4_spawn_ms;
+
+static void t4_busy_spawner(void *arg)
+{
+	gort_waitgroup wg = GORT_WAITGROUP_INIT;
+	int64_t t0 = test_now_ns();
+
+	for (int i = 0; i < T4_BUSY_SPAWNS; i++) {
+		gort_wg_add(&wg, 1);
+		if (gort_go(t4_busy_child, &wg) <= 0) {
+			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
+			gort_wg_done(&wg);
+		}
+	}
+	T_STORE(&t4_spawn_ms, (test_now_ns() - t0) / 1000000);
+	T_STORE(&t4_spawning_done, 1);
+	gort_wg_wait(&wg);
+	gort_wg_done(arg);
+}
+
+TEST(spawner_yield_is_short_when_spawned_goroutines_compute)
+{
+	gort_waitgroup wg = GORT_WAITGROUP_INIT;
+	struct gort_stats st;
+
+	setenv("GORT_MAXPROCS", "1", 1);
+	gort_wg_add(&wg, 1);
+	ASSERT_GT(gort_go(t4_busy_spawner, &wg), 0);
+	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000));
+	ASSERT_NO_TG_FAILURES();
+	stats_now(&st);
+	if (gort_test_scale_div() == 1)
+		EXPECT_LT(T_LOAD(&t4_spawn_ms), 200);
+	TH_LOG("%d spawns of computing goroutines took %lld ms (%lld preemptions)", T4_BUSY_SPAWNS,
+	       (long long)T_LOAD(&t4_spawn_ms), (long long)st.preempt_requests);
+}
+
 /* ---------------------------------------------------------------------- */
 /* 5. gort_yield on one proc is round-robin. */
 
