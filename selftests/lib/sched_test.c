@@ -408,6 +408,9 @@ TEST(readied_goroutine_runs_next)
  * A spawner that fills its run queue yields (sched_spawn_point): on one proc
  * no more than the queue (256) plus runnext wait to start at any time, where
  * a spawner that went on until its slice ends would have all 3000 waiting.
+ * Under TCG a stalled vCPU makes a wait end on time, which looks like
+ * goroutines that compute, and the spawner then spawns on for a while; there
+ * (and under sanitizers) the test only checks that it yielded at all.
  */
 #define T4_BACKLOG_SPAWNS 3000
 static int64_t t4_spawned, t4_started, t4_max_waiting;
@@ -453,7 +456,10 @@ TEST(spawner_yields_when_its_run_queue_is_full)
 	/* 256 in the ring and one in runnext: the yield comes after the
 	 * gort_go that fills the ring, before this loop counts it. */
 	ASSERT_GT(T_LOAD(&t4_max_waiting), 0);
-	ASSERT_LE(T_LOAD(&t4_max_waiting), 257);
+	if (gort_test_scale_div() == 1)
+		ASSERT_LE(T_LOAD(&t4_max_waiting), 257);
+	else
+		ASSERT_LT(T_LOAD(&t4_max_waiting), T4_BACKLOG_SPAWNS);
 	TH_LOG("at most %lld spawned goroutines waited to start",
 	       (long long)T_LOAD(&t4_max_waiting));
 }
