@@ -456,10 +456,11 @@ TEST(spawner_yields_when_its_run_queue_is_full)
 	/* 256 in the ring and one in runnext: the yield comes after the
 	 * gort_go that fills the ring, before this loop counts it. */
 	ASSERT_GT(T_LOAD(&t4_max_waiting), 0);
-	if (gort_test_scale_div() == 1)
+	if (gort_test_scale_div() == 1) {
 		ASSERT_LE(T_LOAD(&t4_max_waiting), 257);
-	else
+	} else {
 		ASSERT_LT(T_LOAD(&t4_max_waiting), T4_BACKLOG_SPAWNS);
+	}
 	TH_LOG("at most %lld spawned goroutines waited to start",
 	       (long long)T_LOAD(&t4_max_waiting));
 }
@@ -518,8 +519,9 @@ TEST(spawner_yield_is_short_when_spawned_goroutines_compute)
 	ASSERT_TRUE(test_wg_wait_ms(&wg, 20000));
 	ASSERT_NO_TG_FAILURES();
 	stats_now(&st);
-	if (gort_test_scale_div() == 1)
+	if (gort_test_scale_div() == 1) {
 		EXPECT_LT(T_LOAD(&t4_spawn_ms), 200);
+	}
 	TH_LOG("%d spawns of computing goroutines took %lld ms (%lld preemptions)", T4_BUSY_SPAWNS,
 	       (long long)T_LOAD(&t4_spawn_ms), (long long)st.preempt_requests);
 }
