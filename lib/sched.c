@@ -954,10 +954,11 @@ void sched_spawn_point(void)
 		return;
 	p = w->proc;
 	now = nanotime();
-	/* The last such yield here took SPAWN_RESUME_NS or more and saw few
-	 * goroutines run: they do not end quickly, the queue will not drain,
-	 * and yielding again would only hold the spawner up. Spawn on, as Go
-	 * does (until the slice ends). */
+	/* The last such yield here was SPAWN_RESUME_NS or more ago and few
+	 * goroutines have run here since: they do not end quickly, the queue
+	 * will not drain, and yielding again would only hold the spawner up.
+	 * Spawn on, as Go does (until the slice ends; while it runs, no more
+	 * schedules happen here, so this holds until then). */
 	if (p->spawn_yield_at && p->schedtick - p->spawn_yield_tick < SPAWN_RESUME_RUNS / 2 &&
 	    now - p->spawn_yield_at >= SPAWN_RESUME_NS)
 		return;
