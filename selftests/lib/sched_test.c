@@ -53,6 +53,18 @@ static void spin(int n)
 		;
 }
 
+/* From a goroutine: fn(wg) in a new goroutine counted in wg; a failed
+ * spawn is recorded (TG) and not counted. */
+static bool go_counted(void (*fn)(void *), gort_waitgroup *wg)
+{
+	gort_wg_add(wg, 1);
+	if (gort_go(fn, wg) > 0)
+		return true;
+	tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
+	gort_wg_done(wg);
+	return false;
+}
+
 static long max_map_count(void)
 {
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
@@ -233,13 +245,8 @@ static void t3_spawner(void *arg)
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
 
 	T_STORE(&t3_spawner_tid, (pid_t)syscall(SYS_gettid));
-	for (int i = 0; i < 200; i++) {
-		gort_wg_add(&wg, 1);
-		if (gort_go(t3_child, &wg) <= 0) {
-			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
-			gort_wg_done(&wg);
-		}
-	}
+	for (int i = 0; i < 200; i++)
+		go_counted(t3_child, &wg);
 	gort_wg_wait(&wg);
 	gort_wg_done(arg);
 }
@@ -428,12 +435,8 @@ static void t4_backlog_spawner(void *arg)
 	for (int i = 0; i < T4_BACKLOG_SPAWNS; i++) {
 		int64_t waiting;
 
-		gort_wg_add(&wg, 1);
-		if (gort_go(t4_backlog_child, &wg) <= 0) {
-			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
-			gort_wg_done(&wg);
+		if (!go_counted(t4_backlog_child, &wg))
 			continue;
-		}
 		T_STORE(&t4_spawned, T_LOAD(&t4_spawned) + 1);
 		waiting = T_LOAD(&t4_spawned) - T_LOAD(&t4_started);
 		if (waiting > T_LOAD(&t4_max_waiting))
@@ -507,13 +510,8 @@ static void t4_busy_spawner(void *arg)
 	gort_waitgroup wg = GORT_WAITGROUP_INIT;
 	int64_t t0 = test_now_ns();
 
-	for (int i = 0; i < T4_BUSY_SPAWNS; i++) {
-		gort_wg_add(&wg, 1);
-		if (gort_go(t4_busy_child, &wg) <= 0) {
-			tg_fail(__FILE__, __LINE__, "spawn failed: %s", gort_errmsg());
-			gort_wg_done(&wg);
-		}
-	}
+	for (int i = 0; i < T4_BUSY_SPAWNS; i++)
+		go_counted(t4_busy_child, &wg);
 	T_STORE(&t4_spawn_ms, (test_now_ns() - t0) / 1000000);
 	T_STORE(&t4_spawning_done, 1);
 	gort_wg_wait(&wg);
