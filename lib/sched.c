@@ -751,20 +751,16 @@ static inline bool spawn_resume_due(struct proc *p)
 	return left == 0;
 }
 
-/* Next goroutine from p's own queues; the global queue 1 time in 61. */
+/* Next goroutine from p's own queues; the global queue first 1 time in 61,
+ * and when a spawner waiting there is due (spawn_resume_due). */
 static inline __attribute__((always_inline)) struct goroutine *find_local(struct proc *p,
 									  bool *inherit)
 {
 	struct goroutine *g;
 
 	*inherit = false;
-	if (__builtin_expect(p->spawn_resume_runs != 0, 0) && spawn_resume_due(p) &&
-	    __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) > 0) {
-		g = global_runq_get(p, 1);
-		if (g)
-			return g;
-	}
-	if (p->schedtick % GLOBAL_RUNQ_EVERY == 0 &&
+	if (((__builtin_expect(p->spawn_resume_runs != 0, 0) && spawn_resume_due(p)) ||
+	     p->schedtick % GLOBAL_RUNQ_EVERY == 0) &&
 	    __atomic_load_n(&sched.gq_size, __ATOMIC_RELAXED) > 0) {
 		g = global_runq_get(p, 1);
 		if (g)
@@ -944,6 +940,16 @@ void gort_yield(void)
  * waiting. The spawner runs again after SPAWN_RESUME_RUNS of them, or
  * sooner when they run long (spawn_resume_due), or on an idle proc at once.
  */
+/* The running goroutine goes to the back of the global queue; a wired one
+ * through its own thread's g0 (Go's Gosched + stoplockedm). */
+static void yield_to_global(struct worker *w)
+{
+	if (w->curg->locked_worker)
+		sched_switch_to_g0(SW_GLOBAL);
+	else
+		sched_switch(w, SW_GLOBAL, NULL, NULL);
+}
+
 void sched_spawn_point(void)
 {
 	struct worker *w = this_worker();
@@ -965,10 +971,7 @@ void sched_spawn_point(void)
 	p->spawn_yield_tick = p->schedtick;
 	p->spawn_yield_at = now;
 	p->spawn_resume_runs = SPAWN_RESUME_RUNS;
-	if (w->curg->locked_worker)
-		sched_switch_to_g0(SW_GLOBAL);
-	else
-		sched_switch(w, SW_GLOBAL, NULL, NULL);
+	yield_to_global(w);
 }
 
 void sched_safe_point_slow(struct worker *w)
@@ -984,10 +987,7 @@ void sched_safe_point_slow(struct worker *w)
 		/* A spawner waiting for this proc's queue runs next. */
 		if (w->proc && w->proc->spawn_resume_runs)
 			w->proc->spawn_resume_runs = 1;
-		if (g->locked_worker)
-			sched_switch_to_g0(SW_GLOBAL);
-		else
-			sched_switch(w, SW_GLOBAL, NULL, NULL);
+		yield_to_global(w);
 	} else if (stw_pending_for(w)) {
 		gort_yield();
 	}
