@@ -184,7 +184,7 @@ void global_runq_put(struct goroutine *g)
 struct goroutine *global_runq_get(struct proc *p, int max)
 {
 	long size = __atomic_load_n(&sched.gq_size, __ATOMIC_ACQUIRE);
-	long n;
+	long n, taken = 0;
 	struct goroutine *first = NULL;
 
 	if (size <= 0)
@@ -207,6 +207,7 @@ struct goroutine *global_runq_get(struct proc *p, int max)
 		if (!node)
 			break;
 		__atomic_sub_fetch(&sched.gq_size, 1, __ATOMIC_RELAXED);
+		taken++;
 		g = caa_container_of(node, struct goroutine, gq_node);
 		sanitizer_acquire(g);
 		if (!first)
@@ -215,7 +216,7 @@ struct goroutine *global_runq_get(struct proc *p, int max)
 			runq_put(p, g, false);
 	}
 	cds_wfcq_dequeue_unlock(&sched.gq_head, &sched.gq_tail);
-	if (first)
-		__atomic_add_fetch(&sched.n_global_gets, 1, __ATOMIC_RELAXED);
+	if (taken)
+		__atomic_add_fetch(&sched.n_global_gets, taken, __ATOMIC_RELAXED);
 	return first;
 }

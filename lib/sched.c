@@ -801,7 +801,7 @@ static void sched_switch(struct worker *w, enum switch_action act, void (*unlock
 	if (timers_pending(&w->proc->timers)) {
 		int64_t now = nanotime();
 
-		if (timers_due(&w->proc->timers, now)) {
+		if (timers_ready(w->proc, now)) {
 			/* A park still holds its lock, which a timer function may
 			 * need (a timer channel): let g0 run them after the unlock. */
 			if (unlock)

@@ -32,6 +32,7 @@ static uint32_t sysmon_sleeping; /* atomic: 1 while in a sleep longer than a tic
 struct proc_watch {
 	uint32_t schedtick;
 	int64_t schedwhen;
+	uint32_t timerruns; /* runs at the last timers_watch */
 };
 static struct proc_watch watch[MAX_PROCS];
 
@@ -107,17 +108,26 @@ static int64_t retake(int64_t now)
  * proc's worker is stuck in a long computation, or one queued in a window
  * nobody covered, must still fire. Timers overdue by more than a
  * millisecond are run from here: timer functions never block and work from
- * any thread (what they ready goes to the global queue).
+ * any thread (what they ready goes to the global queue). Not those of a
+ * proc whose worker has started a goroutine since the last look: it runs
+ * them itself, and may be holding them back while its run queue is full
+ * (timer.c); from here they would land on the global queue behind
+ * everything else.
  */
 static void timers_watch(int64_t now)
 {
 	int n = __atomic_load_n(&sched.maxprocs, __ATOMIC_ACQUIRE);
 
 	for (int i = 0; i < n; i++) {
-		int64_t when = __atomic_load_n(&sched.allp[i]->timers.when0, __ATOMIC_SEQ_CST);
+		struct proc *p = sched.allp[i];
+		int64_t when = __atomic_load_n(&p->timers.when0, __ATOMIC_SEQ_CST);
+		uint32_t runs = (uint32_t)__atomic_load_n(&p->runs, __ATOMIC_RELAXED);
+		bool progressing = __atomic_load_n(&p->status, __ATOMIC_SEQ_CST) == P_RUNNING &&
+				   runs != watch[i].timerruns;
 
-		if (when && when < now - 1000000)
-			timers_check(sched.allp[i], now);
+		watch[i].timerruns = runs;
+		if (when && when < now - 1000000 && !progressing)
+			timers_check(p, now);
 	}
 }
 

@@ -82,6 +82,7 @@ int gort_sleep(int64_t ns)
 	/* The runner's last touch of ss is the ready: we need not wait for it
 	 * (a spin on a runner the kernel preempted would cost a time slice). */
 	ss.t.fn_owns = true;
+	ss.t.never_stopped = true;
 	ss.when = deadline_after(ns);
 	goroutine_park(WAIT_SLEEP, sleep_arm, &ss);
 	return 0;

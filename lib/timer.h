@@ -27,21 +27,28 @@ struct timer {
 	/* now: the time the runner read; the function must not block. */
 	void (*fn)(struct timer *t, int64_t now);
 	void *arg;
-	struct proc *p;	  /* the proc whose heap holds it, NULL when not queued;
-			   * written under that proc's timer lock */
-	int32_t idx;	  /* index in p's heap */
-	uint32_t running; /* atomic: how many runs of fn are in progress
-			   * (see timer_wait_idle) */
-	bool fn_owns;	  /* the runner never touches t once fn is called, so
-			   * fn may free it or wake its stack's owner (who
-			   * then needs no timer_wait_idle); running is never
-			   * decremented then */
+	struct proc *p;	    /* the proc whose heap holds it, NULL when not queued;
+			     * written under that proc's timer lock */
+	int32_t idx;	    /* index in p's heap, unless never_stopped */
+	uint32_t running;   /* atomic: how many runs of fn are in progress
+			     * (see timer_wait_idle) */
+	bool fn_owns;	    /* the runner never touches t once fn is called, so
+			     * fn may free it or wake its stack's owner (who
+			     * then needs no timer_wait_idle); running is never
+			     * decremented then */
+	bool never_stopped; /* its owner never stops or resets it while it
+			     * is queued (a sleep): the heap does not keep
+			     * idx, so a sift that moves it does not write
+			     * to its (rarely cached) memory */
 };
 
+/* A heap entry: the timer's address, with TIMER_ENTRY_NO_IDX set when it
+ * is never_stopped. */
 struct timer_entry {
 	int64_t when; /* == t->when while queued */
-	struct timer *t;
+	uintptr_t tp;
 };
+#define TIMER_ENTRY_NO_IDX ((uintptr_t)1)
 
 /* A proc's heap. when0 mirrors the root's due time (0: empty) so that the
  * hot paths can test "anything due?" without the lock. */
@@ -71,8 +78,13 @@ bool timer_stop(struct timer *t);
  * timer_stop() before freeing t or reusing its memory. */
 void timer_wait_idle(struct timer *t);
 
-/* Runs p's due timers if its earliest is due at now. Cheap when none is. */
+/* Runs p's due timers if its earliest is due at now. Cheap when none is.
+ * On a worker holding a proc it leaves them queued while that proc's run
+ * queue is nearly full, unless overdue by 10 ms (see timer.c). */
 void timers_check(struct proc *p, int64_t now);
+
+/* True when timers_check(p, now) would run a timer. */
+bool timers_ready(struct proc *p, int64_t now);
 
 /* timers_check(p, now) when p has any timer (reads the clock only then). */
 void timers_check_now(struct proc *p);
@@ -94,13 +106,6 @@ void timers_wake(int64_t when);
 static inline bool timers_pending(struct timer_heap *th)
 {
 	return __atomic_load_n(&th->when0, __ATOMIC_RELAXED) != 0;
-}
-
-static inline bool timers_due(struct timer_heap *th, int64_t now)
-{
-	int64_t w = __atomic_load_n(&th->when0, __ATOMIC_ACQUIRE);
-
-	return w != 0 && w <= now;
 }
 
 #endif
