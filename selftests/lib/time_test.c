@@ -411,13 +411,23 @@ TEST(earlier_timer_after_the_timer_sleeper_was_handed_a_proc)
  * goroutines sleep until 1 us apart; the main goroutine computes (no runtime
  * call) until all are due, then waits for them: none may go through the
  * global queue, and the earliest due runs among the first few (with the
- * overflow it ran after the 256 in the local queue).
+ * overflow it ran 3rd to 51st).
+ *
+ * Only while no timer is 10 ms overdue: past that a timer runs regardless
+ * (timer.c), and sysmon runs those of a proc whose worker started nothing
+ * between two of its looks (10 ms apart), or of an idle proc, 1 ms overdue.
+ * A worker descheduled that long (a loaded host, TCG, a sanitizer's slower
+ * runs: main then wakes late from its own sleep, or a sleeper 9 ms late)
+ * makes the attempt tell nothing; such attempts are repeated, and if none
+ * tells, the test skips.
  */
 #define EDF_N 1000
+#define EDF_LATE_MAX (9 * MS)
 
 struct edf {
 	int64_t base;
 	int asleep, woken;
+	int64_t max_late; /* the latest wakeup, ns past its due time */
 	int rank[EDF_N];
 	gort_waitgroup wg;
 };
@@ -431,18 +441,24 @@ static void edf_sleeper(void *arg)
 {
 	struct edf_arg *a = arg;
 	struct edf *e = a->e;
+	int64_t due = e->base + a->i * 1000LL, late;
 
-	int64_t d = e->base + a->i * 1000LL - gort_now();
-
-	TG_CHECK(d > 0); /* base is far enough ahead */
+	TG_CHECK(due - gort_now() > 0); /* base is far enough ahead */
 	T_INC(&e->asleep);
-	gort_sleep(d);
+	gort_sleep(due - gort_now());
+	late = gort_now() - due;
 	e->rank[a->i] = T_INC(&e->woken) - 1;
+	for (int64_t m = T_LOAD(&e->max_late); late > m;)
+		if (__atomic_compare_exchange_n(&e->max_late, &m, late, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			break;
 	gort_wg_done(&e->wg);
 }
 
-static int64_t edf_global; /* goroutines through the global queue */
-static int edf_first;	   /* when the earliest due ran (0: first) */
+static int64_t edf_global;   /* goroutines through the global queue */
+static int edf_first;	     /* when the earliest due ran (0: first) */
+static int64_t edf_max_late; /* ns */
+static bool edf_main_late;   /* main woke when the first was due already */
 
 static int edf_main(int argc, char **argv)
 {
@@ -460,6 +476,7 @@ static int edf_main(int argc, char **argv)
 		TG_CHECK(gort_go(edf_sleeper, &args[i]) > 0);
 	}
 	gort_sleep(e.base - MS - gort_now());
+	edf_main_late = gort_now() >= e.base;
 	TG_CHECK_EQ(EDF_N, T_LOAD(&e.asleep));
 	TG_CHECK_EQ(0, gort_stats(&before));
 	/* test_now_ns, not gort_now: no runtime call, so no timer runs. */
@@ -469,31 +486,32 @@ static int edf_main(int argc, char **argv)
 	TG_CHECK_EQ(0, gort_stats(&after));
 	edf_global = after.global_runq_gets - before.global_runq_gets;
 	edf_first = e.rank[0];
+	edf_max_late = T_LOAD(&e.max_late);
 	return 0;
 }
 
 TEST(due_timers_wait_for_room_in_the_run_queue)
 {
-	/* Under a sanitizer or TCG, running the 1000 takes over 10 ms: the
-	 * later timers are then overdue enough to run regardless (timer.c). */
-	bool native = gort_test_scale_div() == 1;
-	int attempt;
+	/* Under a sanitizer or TCG the 1000 take longer than that to run
+	 * anyway: try twice there, for the races the run may show. */
+	int attempts = gort_test_scale_div() == 1 ? 5 : 2, attempt;
 
 	setenv("GORT_MAXPROCS", "1", 1);
-	/* sysmon runs the timers of a proc whose worker started nothing
-	 * between two of its looks, onto the global queue: a worker
-	 * descheduled that long (a loaded host) looks stuck. Up to 3 attempts. */
-	for (attempt = 1; attempt <= 3; attempt++) {
+	for (attempt = 1; attempt <= attempts; attempt++) {
 		ASSERT_EQ(0, gort_main(edf_main, 0, NULL));
 		ASSERT_NO_TG_FAILURES();
-		if (edf_first < 16 && (!native || edf_global == 0))
+		TH_LOG("attempt %d: %lld goroutines through the global queue, the earliest due "
+		       "ran %d-th, the latest wakeup %lld us late%s",
+		       attempt, (long long)edf_global, edf_first + 1,
+		       (long long)(edf_max_late / 1000),
+		       edf_main_late ? ", main woke after the first was due" : "");
+		if (edf_max_late < EDF_LATE_MAX && !edf_main_late)
 			break;
 	}
-	TH_LOG("%lld goroutines through the global queue, the earliest due ran %d-th (attempt %d)",
-	       (long long)edf_global, edf_first + 1, attempt);
+	if (attempt > attempts)
+		SKIP(return, "a wakeup was late in every attempt (a descheduled worker)");
+	EXPECT_EQ(0, edf_global);
 	EXPECT_LT(edf_first, 16);
-	if (native)
-		EXPECT_EQ(0, edf_global);
 }
 
 TEST_HARNESS_MAIN
