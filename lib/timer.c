@@ -252,10 +252,10 @@ static bool run_one(struct proc *p, int64_t now)
  * pushing half the queue out to the global one, where each goroutine waits
  * up to 61 schedules for its turn (Go's rule). With 10,000 goroutines
  * sleeping 1-5 ms on 2 procs, 5-7 % of the wakeups overflowed that way, and
- * they made the 99th percentile of oversleep. A timer overdue by TIMER_FORCE_NS runs
- * anyway: goroutines that compute keep a queue full (preemption puts them
- * back on it), and a timer must not wait for them forever. A runner with no
- * proc (sysmon) has no queue to fill.
+ * they made the 99th percentile of oversleep. A timer overdue by
+ * TIMER_FORCE_NS runs anyway: goroutines that compute keep a queue full
+ * (preemption puts them back on it), and a timer must not wait for them
+ * forever. A runner with no proc (sysmon) has no queue to fill.
  */
 #define TIMER_FORCE_NS (10 * 1000 * 1000LL)
 
