@@ -270,9 +270,7 @@ static inline bool timers_may_run(struct proc *p, struct proc *runner, int64_t n
 
 bool timers_ready(struct proc *p, int64_t now)
 {
-	struct worker *w = this_worker();
-
-	return timers_may_run(p, w ? w->proc : NULL, now);
+	return timers_may_run(p, p, now);
 }
 
 void timers_check(struct proc *p, int64_t now)

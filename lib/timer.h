@@ -83,7 +83,7 @@ void timer_wait_idle(struct timer *t);
  * queue is nearly full, unless overdue by 10 ms (see timer.c). */
 void timers_check(struct proc *p, int64_t now);
 
-/* True when timers_check(p, now) would run a timer. */
+/* True when timers_check(p, now) on p's own worker would run a timer. */
 bool timers_ready(struct proc *p, int64_t now);
 
 /* timers_check(p, now) when p has any timer (reads the clock only then). */

@@ -441,11 +441,11 @@ static void edf_sleeper(void *arg)
 {
 	struct edf_arg *a = arg;
 	struct edf *e = a->e;
-	int64_t due = e->base + a->i * 1000LL, late;
+	int64_t due = e->base + a->i * 1000LL, d = due - gort_now(), late;
 
-	TG_CHECK(due - gort_now() > 0); /* base is far enough ahead */
+	TG_CHECK(d > 0); /* base is far enough ahead */
 	T_INC(&e->asleep);
-	gort_sleep(due - gort_now());
+	gort_sleep(d);
 	late = gort_now() - due;
 	e->rank[a->i] = T_INC(&e->woken) - 1;
 	for (int64_t m = T_LOAD(&e->max_late); late > m;)
